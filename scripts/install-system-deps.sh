@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages symphony needs, only those that are missing.
+# The pip wheels of soundfile and pyo bundle libsndfile, PortAudio and JACK's client
+# library, so rendering needs no system package; the live-playback tests need a JACK
+# server (jackd2) and the benchmarks need Csound; they are added here as they land.
+set -euo pipefail
+
+PACKAGES=()
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "error: missing system packages: ${missing[*]}; install them with apt-get as root" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
