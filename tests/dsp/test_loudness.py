@@ -1,0 +1,243 @@
+"""Conformance of the loudness meter: ITU-R BS.1770-4, EBU Tech 3341 (V3) and Tech 3342 cases.
+
+The test signals are built from the descriptions in Tech 3341 section 5 / Tech 3342
+section 4 (stereo 1 kHz sines; "-23 dBFS" is the amplitude of each channel's sine, so a
+full-scale sine is 0 dBFS). Tolerances are the documents' own: +-0.1 LU for loudness,
++-1 LU for LRA, +0.2/-0.4 dB for true peak.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from symphony.dsp.loudness import (
+    LoudnessMeter,
+    _oversampled_peak_kernel,
+    _TP_TAPS,
+    integrated_loudness,
+    k_weighting_sos,
+    oversampled_peak_reference,
+    true_peak_dbtp,
+)
+
+RATES = [22050, 44100, 48000, 96000]
+
+
+def tone_sequence(sample_rate, segments, freq=1000.0, channels=2):
+    """Stereo sine with continuous phase; ``segments`` = [(level_dbfs or None, seconds), ...]."""
+    amps = []
+    for level, seconds in segments:
+        n = int(round(seconds * sample_rate))
+        amps.append(np.full(n, 0.0 if level is None else 10.0 ** (level / 20.0)))
+    amp = np.concatenate(amps)
+    t = np.arange(amp.size) / sample_rate
+    x = amp * np.sin(2.0 * np.pi * freq * t)
+    return np.tile(x, (channels, 1))
+
+
+# --------------------------------------------------------------------------- K-weighting
+def test_k_weighting_reproduces_bs1770_table_at_48k():
+    # BS.1770-4 Table 1 (pre-filter) and Table 2 (RLB), 48 kHz.
+    expected = np.array([
+        [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0, -1.69065929318241, 0.73248077421585],
+        [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621],
+    ])
+    np.testing.assert_allclose(k_weighting_sos(48000), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 96000])
+def test_k_weighting_response_matches_48k_below_8k(sample_rate):
+    freqs = np.array([20.0, 50.0, 100.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0])
+    _, h48 = scipy.signal.sosfreqz(k_weighting_sos(48000), worN=freqs, fs=48000)
+    _, h = scipy.signal.sosfreqz(k_weighting_sos(sample_rate), worN=freqs, fs=sample_rate)
+    diff = 20 * np.log10(np.abs(h)) - 20 * np.log10(np.abs(h48))
+    # bilinear warping only matters near Nyquist: 0.05 dB at 8 kHz for 22.05 kHz
+    assert np.max(np.abs(diff)) < 0.05, diff
+
+
+# --------------------------------------------------------------------------- Tech 3341 cases
+@pytest.mark.parametrize("sample_rate", RATES)
+@pytest.mark.parametrize("level", [-23.0, -33.0])
+def test_case_1_2_constant_tone_momentary_short_integrated(sample_rate, level):
+    x = tone_sequence(sample_rate, [(level, 20.0)])
+    meter = LoudnessMeter(sample_rate)
+    meter.process(x)
+    assert meter.integrated_lufs() == pytest.approx(level, abs=0.1)
+    m = meter.momentary_lufs()
+    s = meter.short_term_lufs()
+    assert m.size == 197 and s.size == 171  # (200 - 4 + 1), (200 - 30 + 1) windows
+    assert np.all(np.abs(m - level) < 0.1)
+    assert np.all(np.abs(s - level) < 0.1)
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+@pytest.mark.parametrize("segments", [
+    [(-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0)],                              # case 3
+    [(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)],  # case 4
+    [(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)],                              # case 5
+], ids=["case3", "case4", "case5"])
+def test_cases_3_to_5_gating(sample_rate, segments):
+    x = tone_sequence(sample_rate, segments)
+    assert integrated_loudness(x, sample_rate) == pytest.approx(-23.0, abs=0.1)
+
+
+def test_surround_channel_weight_1_41():
+    # BS.1770-4 Table 3: G = 1.41 for Ls/Rs -> the same tone reads 10 log10(1.41) dB louder there
+    fs = 48000
+    tone = tone_sequence(fs, [(-20.0, 5.0)], channels=1)[0]
+    x_front = np.zeros((5, tone.size))
+    x_front[0] = tone
+    x_surr = np.zeros((5, tone.size))
+    x_surr[3] = tone
+    diff = integrated_loudness(x_surr, fs) - integrated_loudness(x_front, fs)
+    assert diff == pytest.approx(10 * np.log10(1.41), abs=1e-9)
+
+
+def test_ungated_would_fail_case_4():
+    # the gate matters: without it the -72/-36 dB parts pull the mean below -23.1
+    fs = 48000
+    x = tone_sequence(fs, [(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)])
+    meter = LoudnessMeter(fs)
+    meter.process(x)
+    z = 10 ** ((meter.momentary_lufs() + 0.691) / 10)
+    assert -0.691 + 10 * np.log10(np.mean(z)) < -23.9
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+def test_case_9_short_term_constant(sample_rate):
+    # 20 x [1.34 s at -20 dBFS, 1.66 s at -30 dBFS]: every 3 s window holds one period -> -23.0
+    x = tone_sequence(sample_rate, [(-20.0, 1.34), (-30.0, 1.66)] * 20)
+    meter = LoudnessMeter(sample_rate)
+    meter.process(x)
+    s = meter.short_term_lufs()
+    assert s.size > 500
+    assert np.max(np.abs(s - (-23.0))) < 0.1
+
+
+def test_case_12_momentary_constant():
+    # 20 x [0.18 s at -20 dBFS, 0.22 s at -30 dBFS]: each 400 ms window -> -22.97 LUFS
+    fs = 48000
+    x = tone_sequence(fs, [(-20.0, 0.18), (-30.0, 0.22)] * 20)
+    meter = LoudnessMeter(fs)
+    meter.process(x)
+    m = meter.momentary_lufs()
+    assert np.max(np.abs(m - (-23.0))) < 0.1
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 0.02, 0.05])
+def test_case_10_short_term_max_of_3s_burst(offset_s):
+    # one 3 s burst at -23 dBFS at an offset from the 100 ms grid; the max short-term
+    # value sees >= 2.95 s of it: -23.0 within 0.1 LU (our update rate is 10 Hz)
+    fs = 48000
+    x = tone_sequence(fs, [(None, 1.0 + offset_s), (-23.0, 3.0), (None, 2.0)])
+    meter = LoudnessMeter(fs)
+    meter.process(x)
+    assert np.max(meter.short_term_lufs()) == pytest.approx(-23.0, abs=0.1)
+
+
+# --------------------------------------------------------------------------- Tech 3342 LRA
+@pytest.mark.parametrize("levels, expected", [
+    ([-20.0, -30.0], 10.0),                       # case 1
+    ([-20.0, -15.0], 5.0),                        # case 2
+    ([-40.0, -20.0], 20.0),                       # case 3
+    ([-50.0, -35.0, -20.0, -35.0, -50.0], 15.0),  # case 4
+], ids=["case1", "case2", "case3", "case4"])
+def test_tech3342_lra(levels, expected):
+    fs = 48000
+    x = tone_sequence(fs, [(lv, 20.0) for lv in levels])
+    meter = LoudnessMeter(fs)
+    meter.process(x)
+    assert meter.loudness_range_lu() == pytest.approx(expected, abs=1.0)
+
+
+# --------------------------------------------------------------------------- true peak
+def _tp_signal(fs, freq, phase_deg, amplitude, seconds=2.0):
+    """Tech 3341 true-peak tone: sine with 10 ms linear fades at both ends."""
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    x = amplitude * np.sin(2 * np.pi * freq * t + np.deg2rad(phase_deg))
+    nf = int(0.01 * fs)
+    env = np.ones(n)
+    env[:nf] = np.linspace(0.0, 1.0, nf)
+    env[-nf:] = np.linspace(1.0, 0.0, nf)
+    return np.stack([x * env, x * env])
+
+
+@pytest.mark.parametrize("divisor, phase, amplitude, expected", [
+    (4, 0.0, 0.5, -6.0),           # case 15
+    (4, 45.0, 0.5, -6.0),          # case 16 (sample peak -9 dBFS)
+    (6, 60.0, 0.5, -6.0),          # case 17
+    (8, 67.5, 0.5, -6.0),          # case 18
+    (4, 45.0, np.sqrt(2), 3.0),    # our case "19": samples at 0 dBFS, true peak +3 dBTP
+], ids=["case15", "case16", "case17", "case18", "case19"])
+def test_tech3341_true_peak(divisor, phase, amplitude, expected):
+    fs = 48000
+    x = _tp_signal(fs, fs / divisor, phase, amplitude)
+    tp = true_peak_dbtp(x, fs)
+    assert expected - 0.4 <= tp <= expected + 0.2
+    assert tp == pytest.approx(20 * np.log10(amplitude), abs=0.02)  # our interpolator: within 0.02 dB
+
+
+def test_true_peak_case_16_sample_peak():
+    fs = 48000
+    meter = LoudnessMeter(fs)
+    meter.process(_tp_signal(fs, fs / 4, 45.0, 0.5))
+    assert meter.sample_peak_dbfs() == pytest.approx(-9.03, abs=0.01)
+    assert meter.true_peak_dbtp() > meter.sample_peak_dbfs() + 2.9
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 96000])
+def test_true_peak_half_sample_peak_other_rates(sample_rate):
+    # fs/4 at 45 degrees: samples at 0.707 A, peaks halfway -> true peak = A
+    x = _tp_signal(sample_rate, sample_rate / 4, 45.0, 0.5)
+    assert true_peak_dbtp(x, sample_rate) == pytest.approx(-6.02, abs=0.02)
+
+
+def test_oversampled_peak_kernel_matches_reference():
+    rng = np.random.default_rng(3)
+    m = _TP_TAPS.shape[1] - 1
+    ext = rng.standard_normal((2, m + 300))
+    out = np.empty(300)
+    _oversampled_peak_kernel(ext, _TP_TAPS, out)
+    np.testing.assert_allclose(out, oversampled_peak_reference(ext), rtol=0, atol=1e-12)
+
+
+def test_true_peak_never_below_sample_peak():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 5000))
+    meter = LoudnessMeter(48000)
+    meter.process(x)
+    assert meter.true_peak_dbtp() >= meter.sample_peak_dbfs()
+
+
+# --------------------------------------------------------------------------- streaming
+def test_block_size_invariance_and_memory():
+    fs = 44100
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 12 * fs)) * np.linspace(0.01, 0.5, 12 * fs)
+    whole = LoudnessMeter(fs)
+    whole.process(x)
+    split = LoudnessMeter(fs)
+    pos = 0
+    sizes = [1, 64, 65, 512, 8193, 4410, 100000]
+    i = 0
+    while pos < x.shape[1]:
+        n = sizes[i % len(sizes)]
+        split.process(x[:, pos:pos + n])
+        pos += n
+        i += 1
+    np.testing.assert_allclose(split.momentary_lufs(), whole.momentary_lufs(), atol=1e-9)
+    np.testing.assert_allclose(split.short_term_lufs(), whole.short_term_lufs(), atol=1e-9)
+    assert split.integrated_lufs() == pytest.approx(whole.integrated_lufs(), abs=1e-9)
+    assert split.true_peak_dbtp() == pytest.approx(whole.true_peak_dbtp(), abs=1e-9)
+    assert len(whole._sub) == 120  # one float per 100 ms
+
+
+def test_silence_is_minus_infinity():
+    meter = LoudnessMeter(48000)
+    meter.process(np.zeros((2, 48000 * 2)))
+    assert meter.integrated_lufs() == float("-inf")
+    assert meter.true_peak_dbtp() == float("-inf")
+    assert meter.loudness_range_lu() == 0.0
