@@ -1,0 +1,267 @@
+"""The ``symphony`` command line: parse arguments, call one function, map errors to exit codes.
+
+Exit status: 0 success, 1 render failure, 2 bad input (score or option), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import click
+
+from symphony import __version__
+from symphony.errors import ParameterError, RenderError, ScoreError
+
+EXIT_RENDER_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, status: int) -> "None":
+    click.echo(message, err=True)
+    sys.exit(status)
+
+
+def _load(path: str):
+    from symphony.catalog import load
+
+    return load(path)
+
+
+def _guarded(fn):
+    """Run a command body; print errors without tracebacks and exit with their status."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ScoreError as exc:
+            _fail(exc.format(), EXIT_BAD_INPUT)
+        except ParameterError as exc:
+            _fail(f"error: {exc}", EXIT_BAD_INPUT)
+        except RenderError as exc:
+            _fail(f"error: {exc}", EXIT_RENDER_FAILED)
+        except KeyboardInterrupt:
+            _fail("interrupted: no file was written; any previous render is intact", EXIT_INTERRUPTED)
+    return wrapper
+
+
+def _format_duration(seconds: float) -> str:
+    minutes, sec = divmod(seconds, 60.0)
+    return f"{int(minutes)}:{sec:04.1f}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="symphony")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """symphony: render generative electronic-symphonic chapter scores."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_guarded
+def check(scores: tuple[str, ...]) -> None:
+    """Validate score files and print a one-line summary of each."""
+    from symphony.conductor import Conductor
+
+    for path in scores:
+        score = _load(path)
+        conductor = Conductor(score)
+        click.echo(f"{path}: ok - {score.number:02d} \"{score.title}\", {score.n_bars} bars, "
+                   f"{_format_duration(conductor.duration_seconds)}, {len(score.sections)} sections "
+                   f"({', '.join(s.name for s in score.sections)}), {len(score.passages)} passages, "
+                   f"{len(score.notes)} notes")
+
+
+@main.command()
+@click.argument("score_path", metavar="SCORE", type=click.Path(dir_okay=False))
+@_guarded
+def info(score_path: str) -> None:
+    """Show a score's tempo map, meters, sections, buses, passages and duration."""
+    from symphony.conductor import Conductor
+
+    score = _load(score_path)
+    conductor = Conductor(score)
+    tm = conductor.tempo_map
+    click.echo(f"{score.number:02d}  {score.title}")
+    click.echo(f"key {score.key}, seed {score.seed}, {score.sample_rate} Hz, {score.n_bars} bars, "
+               f"{_format_duration(conductor.duration_seconds)} (incl. {score.tail_seconds:g} s tail)")
+    click.echo("\ntempo map")
+    for t in score.tempos:
+        ramp = f" ramp over {float(t.ramp_beats):g} beats" if t.ramp_beats else ""
+        click.echo(f"  bar {t.bar:>4}  {_format_duration(float(tm.seconds_at(t.start_beat))):>8}  "
+                   f"-> {t.bpm:g} bpm{ramp}")
+    click.echo("meters")
+    for m in score.meters:
+        click.echo(f"  bar {m.bar:>4}  {m.numerator}/{m.denominator}")
+    click.echo("sections")
+    for s in score.sections:
+        sends = ", ".join(f"{k} {v:g}" for k, v in s.sends.items()) or "-"
+        click.echo(f"  {s.name:<16} {s.instrument:<18} voices {s.voices:<3} gain {s.gain_db:+.1f} dB  "
+                   f"pan {s.pan:+.2f}  sends {sends}")
+    if score.buses:
+        click.echo("buses")
+        for b in score.buses:
+            params = ", ".join(f"{k}={v}" for k, v in b.params.items())
+            click.echo(f"  {b.name:<16} {b.effect:<10} gain {b.gain_db:+.1f} dB  {params}")
+    click.echo("passages")
+    for p in score.passages:
+        start = float(tm.seconds_at(p.start_beat))
+        end_bar, _ = score.beat_to_bar(p.end_beat)
+        click.echo(f"  bars {p.bar:>3}-{end_bar - 1:<4} {_format_duration(start):>8}  {p.name:<24} "
+                   f"{' + '.join(p.sections)}")
+
+
+@main.command()
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out-dir", default="renders", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the rendered files.")
+@click.option("--format", "fmt", type=click.Choice(["wav", "flac"]), default="wav", show_default=True)
+@click.option("--sr", "sample_rate", type=click.Choice(["44100", "48000", "96000", "22050", "88200"]),
+              default=None, help="Output sample rate [default: the score's].")
+@click.option("--bits", type=click.Choice(["16", "24", "32"]), default="24", show_default=True,
+              help="16/24-bit PCM (16 with TPDF dither) or 32-bit float (WAV only).")
+@click.option("--lufs", type=float, default=None,
+              help="Normalize integrated loudness (ITU-R BS.1770) to this target [default: the score's].")
+@click.option("--stems", is_flag=True, help="Also write one file per section and bus into <name>.stems/.")
+@click.option("--seed", type=int, default=None, help="Override the score's seed.")
+@click.option("--block-size", type=click.IntRange(1, 65536), default=4096, show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Render this many scores in parallel processes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@_guarded
+def render(scores, out_dir, fmt, sample_rate, bits, lufs, stems, seed, block_size, jobs, as_json) -> None:
+    """Render score files to audio files in OUT_DIR (atomically)."""
+    from symphony.render import RenderSettings
+
+    settings = RenderSettings(sample_rate=int(sample_rate) if sample_rate else None, format=fmt,
+                              bits=int(bits), lufs=lufs, stems=stems, block_size=block_size, seed=seed)
+    # Validate every score before rendering any, so one typo does not cost a long render.
+    for path in scores:
+        _load(path)
+    _install_sigterm()
+    jobs = min(jobs, len(scores))
+    show_progress = jobs == 1 and sys.stderr.isatty()
+    if jobs == 1:
+        summaries = [_render_one(path, out_dir, settings, show_progress) for path in scores]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            summaries = list(pool.map(_render_one, scores, [out_dir] * len(scores),
+                                      [settings] * len(scores), [False] * len(scores)))
+    for summary in summaries:
+        click.echo(summary.to_json() if as_json else summary.format())
+
+
+def _render_one(path: str, out_dir: str, settings, show_progress: bool):
+    from symphony.render import output_path, render_score
+
+    score = _load(path)
+    target = output_path(path, out_dir, settings.format)
+    if not show_progress:
+        return render_score(score, target, settings)
+    bar_state = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bar_state.get(stage)
+        if bar is None:
+            bar = bar_state[stage] = click.progressbar(length=total, label=f"{Path(path).name} {stage}",
+                                                       file=sys.stderr, show_eta=True)
+            bar.__enter__()
+            bar.last = 0
+        bar.update(done - bar.last)
+        bar.last = done
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return render_score(score, target, settings, progress=progress)
+
+
+def _install_sigterm() -> None:
+    """SIGTERM behaves like Ctrl-C: the render stops and cleans up its temporary files."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread (e.g. under a test runner)
+        pass
+
+
+@main.command()
+@click.argument("name", required=False)
+@_guarded
+def instruments(name: str | None) -> None:
+    """List the instruments and their parameters (or one instrument in detail)."""
+    from symphony.instruments import REGISTRY
+
+    names = [name] if name else sorted(REGISTRY)
+    for n in names:
+        if n not in REGISTRY:
+            import difflib
+            close = difflib.get_close_matches(n, REGISTRY, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ParameterError(f"unknown instrument '{n}'; {hint}known: {', '.join(sorted(REGISTRY))}")
+        cls = REGISTRY[n]
+        click.echo(f"{cls.NAME}  ({cls.FAMILY}, {cls.DEFAULT_VOICES} voices) - {cls.DOC}")
+        if cls.DRUM_VOICES:
+            click.echo(f"  drum voices: {', '.join(cls.DRUM_VOICES)}")
+        for p in cls.PARAMS:
+            click.echo(f"  {p.describe()}")
+        click.echo("")
+
+
+# --- fingerprint commands ---
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("-o", "--out", type=click.Path(), default=None,
+              help="Output .fp file (one input) or folder [default: next to each input].")
+@click.option("--stems", is_flag=True, help="For a score: also fingerprint each stem into <out>.stems/.")
+@click.option("--score", "score_path", type=click.Path(dir_okay=False), default=None,
+              help="Score of the audio, so reports can say bar:beat.")
+@click.option("--update-golden", is_flag=True,
+              help="Regenerate the golden fingerprints of INPUTS (default: scores/*.toml).")
+@click.option("--golden-dir", type=click.Path(file_okay=False), default="tests/golden", show_default=True)
+@_guarded
+def fingerprint(inputs, out, stems, score_path, update_golden, golden_dir) -> None:
+    """Fingerprint audio files, folders of stems or scores (rendered first) into .fp files."""
+    from symphony.fingerprint.golden import fingerprint_inputs, update_goldens
+
+    if update_golden:
+        written = update_goldens(inputs or sorted(str(p) for p in Path("scores").glob("*.toml")), golden_dir)
+    else:
+        written = fingerprint_inputs(inputs, out=out, stems=stems, score_path=score_path,
+                                     command="symphony fingerprint " + " ".join(sys.argv[2:]))
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option("--stems", is_flag=True, help="A and B are folders of stems; compare them section by section.")
+@click.option("--score", "score_path", type=click.Path(dir_okay=False), default=None,
+              help="Label times with bar:beat of this score.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_guarded
+def compare(a, b, stems, score_path, as_json) -> None:
+    """Compare two renders (wav/flac/.fp/score): exit 0 same music, 1 differs (report), 2 bad input."""
+    from symphony.fingerprint.report import compare_paths, format_comparison, to_json
+
+    result = compare_paths(a, b, stems=stems, score_path=score_path)
+    if as_json:
+        click.echo(to_json(result))
+    else:
+        click.echo(result.format() if stems else format_comparison(result))
+    if not result.same:
+        sys.exit(EXIT_RENDER_FAILED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

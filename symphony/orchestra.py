@@ -1,0 +1,225 @@
+"""Orchestra: sections (instrument + mixer strip), effect buses and the master chain.
+
+Signal flow per block::
+
+    section: instrument (2, n) -> x expression (dynamics, per sample) -> x gain_db -> pan
+             -> dry mix, and -> x send level -> bus input
+    bus:     effect (100 % wet) -> x gain_db -> mix
+    master:  x gain_db -> true-peak limiter (ceiling_dbtp)      [MasterChain, applied by sinks]
+
+``Orchestra.process`` returns the *pre-master* mix and, when asked, one stem per section
+and per bus; the stems sum exactly to the pre-master mix.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from symphony.dsp.base import db_to_gain
+from symphony.dsp.dynamics import TruePeakLimiter
+from symphony.errors import RenderError
+from symphony.score.model import Score, Section
+from symphony.tempo import TempoMap
+
+#: Length of the gain ramp that replaces a step change of dynamics (avoids a click).
+DYNAMIC_STEP_MS = 15.0
+
+
+def pan_gains(pan: float) -> tuple[float, float]:
+    """Constant-power pan law normalized to unity at the centre.
+
+    ``pan`` in [-1, 1]; returns ``(left, right)`` with ``left**2 + right**2 == 2``.
+
+    Examples
+    --------
+    >>> pan_gains(0.0)
+    (1.0, 1.0)
+    """
+    angle = (float(pan) + 1.0) * np.pi / 4.0
+    left, right = np.sqrt(2.0) * np.cos(angle), np.sqrt(2.0) * np.sin(angle)
+    if pan == 0.0:
+        return 1.0, 1.0
+    return float(left), float(right)
+
+
+def section_rng(seed: int, name: str) -> np.random.Generator:
+    """The generator of one section: independent of the other sections' names and order."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]))
+
+
+class ExpressionCurve:
+    """Per-sample expression gain of a section from its dynamic points (dB breakpoints).
+
+    A ``ramp`` point moves linearly in dB to the next point (crescendo/decrescendo); a
+    step change is spread over ``DYNAMIC_STEP_MS``. Before the first point the first level
+    holds; with no points the gain is 1.
+    """
+
+    def __init__(self, frames: list[int], levels_db: list[float], ramps: list[bool],
+                 sample_rate: int) -> None:
+        step = max(1, int(round(DYNAMIC_STEP_MS * sample_rate / 1000.0)))
+        xs: list[float] = []
+        ys: list[float] = []
+        for i, (f, level) in enumerate(zip(frames, levels_db)):
+            if xs and f <= xs[-1]:
+                f = xs[-1] + 1  # strictly increasing breakpoints
+            if i and not ramps[i - 1]:
+                # the previous level held until here: step to this one over `step` frames
+                xs.append(float(f))
+                ys.append(ys[-1])
+                f = f + step
+            xs.append(float(f))
+            ys.append(float(level))
+        self._x = np.asarray(xs, dtype=np.float64)
+        self._y = np.asarray(ys, dtype=np.float64)
+        self.constant = len(set(ys)) <= 1
+        self._constant_gain = float(db_to_gain(ys[0])) if ys else 1.0
+
+    def gain(self, start_frame: int, n: int) -> np.ndarray | float:
+        """Linear gain for frames ``start_frame .. start_frame + n - 1``."""
+        if self.constant:
+            return self._constant_gain
+        t = np.arange(start_frame, start_frame + n, dtype=np.float64)
+        return 10.0 ** (np.interp(t, self._x, self._y) / 20.0)
+
+
+@dataclass
+class SectionStrip:
+    """One section's instrument and mixer strip (state lives in the instrument)."""
+
+    section: Section
+    instrument: object
+    gain_left: float
+    gain_right: float
+    sends: tuple[tuple[int, float], ...]  # (bus index, linear send level)
+    expression: ExpressionCurve
+
+
+class Orchestra:
+    """The instruments of a score, wired to buses.
+
+    Parameters
+    ----------
+    score : Score
+    sample_rate : int
+    tempo_map : TempoMap
+        Used for dynamics breakpoints and tempo-synced bus effects.
+    instruments : mapping of str -> Instrument class
+    effects : mapping of str -> effect class
+    seed : int
+        Root of every section's random generator.
+    """
+
+    def __init__(self, score: Score, sample_rate: int, tempo_map: TempoMap, *,
+                 instruments: Mapping[str, type], effects: Mapping[str, type], seed: int) -> None:
+        self.sample_rate = int(sample_rate)
+        bus_index = {bus.name: i for i, bus in enumerate(score.buses)}
+        self.bus_names = tuple(bus.name for bus in score.buses)
+        self.buses = []
+        self.bus_gains = []
+        for bus in score.buses:
+            params = dict(bus.params)
+            if "time_beats" in params:  # tempo-synced delay: beats at the opening tempo
+                beats = float(params.pop("time_beats"))
+                params["time_ms"] = beats * 60000.0 / tempo_map.bpm_at(0)
+            self.buses.append(effects[bus.effect](self.sample_rate, **params))
+            self.bus_gains.append(float(db_to_gain(bus.gain_db)))
+        self.strips: list[SectionStrip] = []
+        for section in score.sections:
+            cls = instruments[section.instrument]
+            inst = cls(self.sample_rate, params=dict(section.params),
+                       rng=section_rng(seed, section.name), voices=section.voices)
+            points = [p for p in score.dynamics if p.section == section.name]
+            curve = ExpressionCurve([tempo_map.frame_at(p.beat) for p in points],
+                                    [p.level_db for p in points], [p.ramp for p in points],
+                                    self.sample_rate)
+            g = float(db_to_gain(section.gain_db))
+            left, right = pan_gains(section.pan)
+            sends = tuple((bus_index[name], float(level)) for name, level in section.sends.items())
+            self.strips.append(SectionStrip(section, inst, g * left, g * right, sends, curve))
+        self.section_names = tuple(s.section.name for s in self.strips)
+        self._bus_in = np.zeros((len(self.buses), 2, 0))
+
+    def reset(self) -> None:
+        """Silence every instrument and effect."""
+        for strip in self.strips:
+            strip.instrument.reset()
+        for bus in self.buses:
+            bus.reset()
+
+    def process(self, start_frame: int, n: int, section_blocks: list[np.ndarray], *,
+                stems: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Mix one block.
+
+        Parameters
+        ----------
+        start_frame : int
+            Absolute frame of the block's first sample (for dynamics).
+        n : int
+        section_blocks : list of (2, n) arrays
+            Each section's instrument output for this block, in ``section_names`` order
+            (the Conductor renders them, splitting at the section's own events).
+        stems : bool
+            Also return a ``(sections + buses, 2, n)`` array of post-fader stems.
+
+        Returns
+        -------
+        mix : ndarray, shape (2, n)
+            The pre-master mix.
+        stems : ndarray or None
+        """
+        if self._bus_in.shape[-1] != n:
+            self._bus_in = np.zeros((len(self.buses), 2, n))
+        else:
+            self._bus_in.fill(0.0)
+        mix = np.zeros((2, n))
+        stem_out = np.zeros((len(self.strips) + len(self.buses), 2, n)) if stems else None
+        for i, (strip, block) in enumerate(zip(self.strips, section_blocks)):
+            if block is None:
+                continue
+            expr = strip.expression.gain(start_frame, n)
+            out = np.empty((2, n))
+            np.multiply(block[0], expr * strip.gain_left, out=out[0])
+            np.multiply(block[1], expr * strip.gain_right, out=out[1])
+            if not np.isfinite(out).all():
+                raise RenderError(
+                    f"section '{strip.section.name}' ({strip.section.instrument}) produced NaN or "
+                    f"Inf near frame {start_frame}; parameters: {dict(strip.section.params)}")
+            mix += out
+            for bus, level in strip.sends:
+                self._bus_in[bus] += level * out
+            if stem_out is not None:
+                stem_out[i] = out
+        for j, (effect, gain) in enumerate(zip(self.buses, self.bus_gains)):
+            wet = effect.process(self._bus_in[j]) * gain
+            mix += wet
+            if stem_out is not None:
+                stem_out[len(self.strips) + j] = wet
+        return mix, stem_out
+
+    @property
+    def stem_names(self) -> tuple[str, ...]:
+        """Names of the stems: sections, then buses (prefixed ``bus-``)."""
+        return self.section_names + tuple(f"bus-{name}" for name in self.bus_names)
+
+
+class MasterChain:
+    """Master gain then true-peak limiting. Delays the signal by ``latency_frames``."""
+
+    def __init__(self, sample_rate: int, *, gain_db: float = 0.0, ceiling_dbtp: float = -1.0) -> None:
+        self.gain = float(db_to_gain(gain_db))
+        self.limiter = TruePeakLimiter(sample_rate, channels=2, ceiling_dbtp=ceiling_dbtp)
+
+    @property
+    def latency_frames(self) -> int:
+        return int(self.limiter.latency_frames)
+
+    def reset(self) -> None:
+        self.limiter.reset()
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        return self.limiter.process(x * self.gain)

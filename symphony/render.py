@@ -1,0 +1,435 @@
+"""Offline sink: Conductor blocks -> WAV/FLAC files on disk (the only soundfile writer).
+
+Memory stays flat with duration: blocks stream to disk and the loudness meter keeps only
+one value per 100 ms. Every file is written to a hidden temporary next to its target and
+renamed into place only when the whole render succeeded, so a failed or interrupted render
+leaves no partial file and the previous render intact.
+
+With a loudness target the render takes two passes: pass 1 writes the pre-master mix (and
+stems) to temporary float files while measuring its integrated loudness (ITU-R BS.1770);
+pass 2 applies the gain, the true-peak limiter and the output format. Limiting lowers the
+loudness a little, so pass 2 repeats with a corrected gain until the output is within
+``LUFS_TOLERANCE_LU`` of the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+
+from symphony import __version__
+from symphony.conductor import Conductor
+from symphony.dsp.base import SUPPORTED_SAMPLE_RATES, db_to_gain
+from symphony.dsp.loudness import LoudnessMeter
+from symphony.errors import ParameterError, RenderError
+from symphony.score.model import Score
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("wav", "flac")
+BITS = (16, 24, 32)
+OUTPUT_SAMPLE_RATES = (44100, 48000, 96000) + tuple(r for r in SUPPORTED_SAMPLE_RATES
+                                                     if r not in (44100, 48000, 96000))
+#: How close pass 2 must bring the output to the loudness target.
+LUFS_TOLERANCE_LU = 0.02
+MAX_LOUDNESS_PASSES = 4
+READ_BLOCK = 65536
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, frames_done, frames_total)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How to render: output format, rate, depth, loudness target, stems.
+
+    ``sample_rate`` / ``lufs`` / ``seed`` None mean "as the score says".
+    """
+
+    sample_rate: int | None = None
+    format: str = "wav"
+    bits: int = 24
+    lufs: float | None = None
+    stems: bool = False
+    block_size: int = 4096
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        if self.bits not in BITS:
+            raise ParameterError(f"bits must be one of 16, 24, 32, got {self.bits!r}")
+        if self.format == "flac" and self.bits == 32:
+            raise ParameterError("FLAC holds 16 or 24-bit integers, got bits=32; "
+                                 "use --bits 24, or --format wav for 32-bit float")
+        if self.sample_rate is not None and self.sample_rate not in SUPPORTED_SAMPLE_RATES:
+            raise ParameterError(f"sample rate must be one of "
+                                 f"{', '.join(map(str, SUPPORTED_SAMPLE_RATES))} Hz, got {self.sample_rate}")
+        if self.lufs is not None and not -40.0 <= self.lufs <= -5.0:
+            raise ParameterError(f"lufs target must be in [-40, -5] LUFS, got {self.lufs}")
+        if not 1 <= self.block_size <= 65536:
+            raise ParameterError(f"block size must be in [1, 65536] frames, got {self.block_size}")
+
+    @property
+    def subtype(self) -> str:
+        return {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}[self.bits]
+
+
+@dataclass
+class RenderSummary:
+    """What a render produced and measured."""
+
+    path: str
+    sample_rate: int
+    n_frames: int
+    duration_seconds: float
+    peak_dbfs: float
+    true_peak_dbtp: float
+    integrated_lufs: float
+    gain_db: float
+    render_seconds: float
+    realtime_factor: float
+    content_hash: str
+    stems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def format(self) -> str:
+        """The human summary printed at the end of a render."""
+        minutes, seconds = divmod(self.duration_seconds, 60.0)
+        text = (f"{self.path}\n"
+                f"  duration   {int(minutes)}:{seconds:04.1f}  ({self.n_frames} frames at {self.sample_rate} Hz)\n"
+                f"  peak       {self.peak_dbfs:6.2f} dBFS   true peak {self.true_peak_dbtp:6.2f} dBTP\n"
+                f"  loudness   {self.integrated_lufs:6.2f} LUFS integrated (gain {self.gain_db:+.2f} dB)\n"
+                f"  render     {self.render_seconds:.1f} s, {self.realtime_factor:.1f}x real time")
+        if self.stems:
+            text += f"\n  stems      {len(self.stems)} files in {Path(self.stems[0]).parent}"
+        return text
+
+
+def output_path(score_path: str | os.PathLike, out_dir: str | os.PathLike, fmt: str = "wav") -> Path:
+    """``renders/NN-slug.wav`` from ``scores/NN-slug.toml``; odd characters become ``-``.
+
+    Examples
+    --------
+    >>> output_path("scores/01-masters.toml", "renders").as_posix()
+    'renders/01-masters.wav'
+    """
+    stem = Path(score_path).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "score"
+    return Path(out_dir) / f"{safe}.{fmt}"
+
+
+def content_hash(score: Score, settings: RenderSettings, sample_rate: int, seed: int) -> str:
+    """sha256 of what determines the audio: score bytes, settings, seed, engine version."""
+    h = hashlib.sha256()
+    h.update(score.source_sha256.encode())
+    h.update(json.dumps({"sample_rate": sample_rate, "format": settings.format, "bits": settings.bits,
+                         "lufs": settings.lufs, "seed": seed, "version": __version__},
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+class _Quantizer:
+    """float64 (2, n) -> the array soundfile writes for the target depth.
+
+    16 bit: TPDF dither of +-1 LSB (two uniform variables), then rounding to int16;
+    24 bit: rounding to 24-bit steps carried in int32 (libsndfile keeps the top 24 bits);
+    32 bit: float32.
+    """
+
+    def __init__(self, bits: int, rng: np.random.Generator) -> None:
+        self.bits = bits
+        self.rng = rng
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        frames = x.T
+        if self.bits == 32:
+            return np.ascontiguousarray(frames, dtype=np.float32)
+        if self.bits == 16:
+            scale = 32767.0
+            dither = self.rng.random(frames.shape) - self.rng.random(frames.shape)
+            q = np.round(frames * scale + dither)
+            return np.clip(q, -32768, 32767).astype(np.int16)
+        scale = 8388607.0
+        q = np.clip(np.round(frames * scale), -8388608, 8388607).astype(np.int32)
+        return q << 8
+
+
+class _AtomicFiles:
+    """Temporary files and folders that replace their targets only on ``commit()``."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []  # (temporary, target)
+        self._scratch: list[Path] = []
+
+    def temp_for(self, target: Path, *, is_dir: bool = False) -> Path:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{target.name}."
+        if is_dir:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=target.parent))
+            os.chmod(tmp, 0o777 & ~_umask())
+        else:
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=target.parent)
+            os.close(fd)
+            tmp = Path(name)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a render is an ordinary file
+        self._pending.append((tmp, target))
+        return tmp
+
+    def scratch(self, directory: Path, suffix: str) -> Path:
+        """A temporary file that is always deleted (pass-1 intermediates)."""
+        fd, name = tempfile.mkstemp(prefix=".symphony-", suffix=suffix, dir=directory)
+        os.close(fd)
+        self._scratch.append(Path(name))
+        return Path(name)
+
+    def commit(self) -> None:
+        for tmp, target in self._pending:
+            if tmp.is_dir():
+                old = None
+                if target.exists():
+                    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                    os.replace(target, old)
+                os.replace(tmp, target)
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        self._pending.clear()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        for tmp, _ in self._pending:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+        self._pending.clear()
+        for path in self._scratch:
+            path.unlink(missing_ok=True)
+        self._scratch.clear()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _open_writer(path: Path, sample_rate: int, settings: RenderSettings, *, title: str,
+                 comment: str, subtype: str | None = None, fmt: str | None = None) -> sf.SoundFile:
+    f = sf.SoundFile(path, "w", samplerate=sample_rate, channels=2,
+                     subtype=subtype or settings.subtype, format=(fmt or settings.format).upper())
+    f.title = title
+    f.software = f"symphony {__version__}"
+    f.comment = comment
+    return f
+
+
+def render_score(score: Score, out_path: str | os.PathLike, settings: RenderSettings | None = None, *,
+                 progress: ProgressFn | None = None, conductor_factory=Conductor) -> RenderSummary:
+    """Render ``score`` to ``out_path`` (and stems next to it), atomically.
+
+    Parameters
+    ----------
+    score : Score
+    out_path : path
+        Target audio file; stems go into ``<out_path stem>.stems/``.
+    settings : RenderSettings
+    progress : callable(stage, done, total), optional
+
+    Returns
+    -------
+    RenderSummary
+
+    Raises
+    ------
+    RenderError
+        On I/O failure or a numerical fault; nothing is left behind.
+    """
+    settings = settings or RenderSettings()
+    sample_rate = settings.sample_rate or score.sample_rate
+    if sample_rate not in SUPPORTED_SAMPLE_RATES:
+        raise ParameterError(f"sample rate must be one of {SUPPORTED_SAMPLE_RATES}, got {sample_rate}")
+    seed = score.seed if settings.seed is None else settings.seed
+    target_lufs = settings.lufs if settings.lufs is not None else score.master.lufs
+    out_path = Path(out_path)
+    started = time.perf_counter()
+    conductor = conductor_factory(score, sample_rate=sample_rate, seed=seed)
+    chash = content_hash(score, settings, sample_rate, seed)
+    comment = f"score {Path(score.path).name} sha256:{score.source_sha256[:16]} seed {seed} render {chash}"
+    files = _AtomicFiles()
+    try:
+        try:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            summary = _render(conductor, score, out_path, settings, sample_rate, seed, target_lufs,
+                              files, comment, progress)
+        except OSError as exc:
+            raise RenderError(f"cannot write {out_path}: {exc.strerror or exc}; "
+                              f"check that the folder exists, is writable and has free space") from exc
+        files.commit()
+    finally:
+        files.cleanup()
+    elapsed = time.perf_counter() - started
+    summary.render_seconds = elapsed
+    summary.realtime_factor = summary.duration_seconds / elapsed if elapsed > 0 else float("inf")
+    summary.content_hash = chash
+    return summary
+
+
+def _render(conductor: Conductor, score: Score, out_path: Path, settings: RenderSettings,
+            sample_rate: int, seed: int, target_lufs: float | None, files: _AtomicFiles,
+            comment: str, progress: ProgressFn | None) -> RenderSummary:
+    total = conductor.n_frames
+    stem_names = conductor.orchestra.stem_names
+    stems_dir = out_path.with_name(out_path.stem + ".stems")
+    quantize = _Quantizer(settings.bits, np.random.default_rng([seed, 0x5EED]))
+    title = f"{score.number:02d} {score.title}"
+    master_gain = float(db_to_gain(score.master.gain_db))
+
+    if target_lufs is None:
+        # One pass: blocks -> master chain -> file.
+        tmp = files.temp_for(out_path)
+        stem_tmp_dir = files.temp_for(stems_dir, is_dir=True) if settings.stems else None
+        chain = conductor.master_chain()
+        meter = LoudnessMeter(sample_rate, channels=2)
+        with _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out, \
+                _StemWriters(stem_tmp_dir, stem_names, sample_rate, settings, title, comment) as stems:
+            skip = chain.latency_frames
+            for block in conductor.blocks(settings.block_size, stems=settings.stems):
+                y = chain.process(block.mix)
+                if skip:
+                    cut = min(skip, y.shape[1])
+                    y, skip = y[:, cut:], skip - cut
+                _emit(y, out, meter, quantize)
+                stems.write(block.stems, master_gain, quantize)
+                if progress:
+                    progress("render", block.start_frame + block.mix.shape[1], total)
+            tail = chain.process(np.zeros((2, chain.latency_frames)))
+            _emit(tail[:, skip:], out, meter, quantize)
+        return _summary(out_path, sample_rate, total, meter, score.master.gain_db, stems, stems_dir)
+
+    # Pass 1: pre-master mix (and stems) to scratch float files, measuring loudness.
+    scratch_mix = files.scratch(out_path.parent, ".premaster.wav")
+    scratch_stems = [files.scratch(out_path.parent, f".{name}.wav") for name in stem_names] \
+        if settings.stems else []
+    meter_pre = LoudnessMeter(sample_rate, channels=2)
+    with sf.SoundFile(scratch_mix, "w", samplerate=sample_rate, channels=2, subtype="DOUBLE",
+                      format="WAV") as pre:
+        stem_files = [sf.SoundFile(p, "w", samplerate=sample_rate, channels=2, subtype="FLOAT",
+                                   format="WAV") for p in scratch_stems]
+        try:
+            for block in conductor.blocks(settings.block_size, stems=settings.stems):
+                x = block.mix * master_gain
+                meter_pre.process(x)
+                pre.write(x.T)
+                for f, stem in zip(stem_files, block.stems if block.stems is not None else []):
+                    f.write((stem * master_gain).T.astype(np.float32))
+                if progress:
+                    progress("render", block.start_frame + block.mix.shape[1], total)
+        finally:
+            for f in stem_files:
+                f.close()
+    measured = meter_pre.integrated_lufs()
+    if not np.isfinite(measured):
+        raise RenderError(f"{score.path}: the mix is silent, so it cannot be normalized to "
+                          f"{target_lufs} LUFS; render without --lufs")
+    gain_db = target_lufs - measured
+
+    # Pass 2: gain -> limiter -> output, repeated until the output loudness is on target.
+    tmp = files.temp_for(out_path)
+    for attempt in range(MAX_LOUDNESS_PASSES):
+        meter = LoudnessMeter(sample_rate, channels=2)
+        chain = conductor.master_chain()
+        chain.gain = float(db_to_gain(gain_db))
+        with sf.SoundFile(scratch_mix, "r") as pre, \
+                _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out:
+            skip = chain.latency_frames
+            for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
+                y = chain.process(np.ascontiguousarray(x.T))
+                if skip:
+                    cut = min(skip, y.shape[1])
+                    y, skip = y[:, cut:], skip - cut
+                _emit(y, out, meter, quantize)
+            tail = chain.process(np.zeros((2, chain.latency_frames)))
+            _emit(tail[:, skip:], out, meter, quantize)
+        error = target_lufs - meter.integrated_lufs()
+        if progress:
+            progress(f"loudness pass {attempt + 1}", total, total)
+        if abs(error) <= LUFS_TOLERANCE_LU:
+            break
+        gain_db += error
+        quantize.rng = np.random.default_rng([seed, 0x5EED])  # same dither on every pass
+    norm = float(db_to_gain(gain_db))
+    stem_paths = []
+    if settings.stems:
+        stem_tmp_dir = files.temp_for(stems_dir, is_dir=True)
+        for name, src in zip(stem_names, scratch_stems):
+            dst = stem_tmp_dir / f"{name}.{settings.format}"
+            with sf.SoundFile(src, "r") as f_in, _open_writer(dst, sample_rate, settings,
+                                                                title=f"{title} - {name}",
+                                                                comment=comment) as f_out:
+                for x in f_in.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
+                    f_out.write(quantize(np.ascontiguousarray(x.T) * norm))
+            stem_paths.append(str(stems_dir / dst.name))
+    summary = _summary(out_path, sample_rate, total, meter, gain_db + score.master.gain_db, None, stems_dir)
+    summary.stems = stem_paths
+    return summary
+
+
+def _emit(y: np.ndarray, out: sf.SoundFile, meter: LoudnessMeter, quantize: _Quantizer) -> None:
+    if y.shape[1]:
+        meter.process(y)
+        out.write(quantize(y))
+
+
+class _StemWriters:
+    """One file per stem in a temporary folder (single-pass renders)."""
+
+    def __init__(self, directory: Path | None, names, sample_rate, settings, title, comment) -> None:
+        self.files = []
+        self.paths: list[Path] = []
+        if directory is None:
+            return
+        for name in names:
+            path = directory / f"{name}.{settings.format}"
+            self.paths.append(path)
+            self.files.append(_open_writer(path, sample_rate, settings,
+                                           title=f"{title} - {name}", comment=comment))
+
+    def write(self, stems: np.ndarray | None, gain: float, quantize: _Quantizer) -> None:
+        if stems is None:
+            return
+        for f, stem in zip(self.files, stems):
+            f.write(quantize(stem * gain))
+
+    def __enter__(self) -> "_StemWriters":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for f in self.files:
+            f.close()
+
+
+def _summary(out_path: Path, sample_rate: int, total: int, meter: LoudnessMeter, gain_db: float,
+             stems: _StemWriters | None, stems_dir: Path) -> RenderSummary:
+    meter.flush_true_peak()  # the oversampling filter's tail holds the last peaks
+    return RenderSummary(
+        path=str(out_path), sample_rate=sample_rate, n_frames=total,
+        duration_seconds=total / sample_rate, peak_dbfs=meter.sample_peak_dbfs(),
+        true_peak_dbtp=meter.true_peak_dbtp(), integrated_lufs=meter.integrated_lufs(),
+        gain_db=gain_db, render_seconds=0.0, realtime_factor=0.0, content_hash="",
+        stems=[str(stems_dir / p.name) for p in stems.paths] if stems else [])
