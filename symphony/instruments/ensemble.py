@@ -1,0 +1,448 @@
+"""Machine string ensemble (Solina / ARP String Ensemble style) and the shared polysynth engine.
+
+:class:`PolyInstrument` is the voice machinery the polyphonic synths of this package share
+(``ensemble``, ``lead``): a :class:`~symphony.instruments.base.VoiceAllocator`, vectorized
+envelopes and oscillators over all voice rows, one small filter per voice slot (so a
+note start clears exactly its own filter), click-free voice stealing and exact silence
+detection. :class:`StringEnsemble` is the "string section" built on it.
+
+Voice stealing: the stolen slot gets ``fast_release`` (:attr:`PolyInstrument.STEAL_MS`,
+linear); the new note starts in that slot once the fade has reached exactly zero, at a
+frame fixed by the ``note_on`` frame alone, so the result does not depend on how the span
+is split into ``process`` calls (``process`` splits itself internally at those frames).
+
+Block-size invariance with silence skipping: while :attr:`PolyInstrument.is_silent`,
+``process`` returns zeros without touching any processor (and callers may skip it). That
+is exact because (1) idle envelopes do not change, (2) every note start resets its slot's
+oscillator phases and filter state, and (3) the only free-running clock, the chorus LFO,
+counts frames from the ``note_on`` that ended the last silence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+from numba import njit
+
+from symphony.dsp.base import midi_to_hz
+from symphony.dsp.envelopes import AdsrEnvelope
+from symphony.dsp.filters import StateVariableFilter
+from symphony.dsp.oscillators import BandlimitedOscillator
+from symphony.instruments import register
+from symphony.instruments.base import Instrument, VoiceAllocator
+from symphony.params import Param
+
+__all__ = ["PolyInstrument", "StringEnsemble", "EnsembleChorus", "equal_power_pan",
+           "MIN_ATTACK_MS", "MIN_RELEASE_MS"]
+
+#: Shortest amplitude attack / release actually used, ms: a 0 ms setting would be a step.
+MIN_ATTACK_MS = 2.0
+MIN_RELEASE_MS = 10.0
+
+
+def stack_rows(active: np.ndarray, voices: int, stack: int) -> np.ndarray:
+    """Boolean row mask of the oscillator rows of the ``active`` slots (``stack`` rows per slot).
+
+    Idle rows are skipped by the oscillator (output 0, phase kept); every note start resets
+    its rows' phases, so skipping them does not change what is heard.
+    """
+    mask = np.zeros((voices, stack), dtype=bool)
+    mask[active] = True
+    return mask.reshape(-1)
+
+
+def equal_power_pan(position: np.ndarray | float) -> np.ndarray:
+    """Left/right gains of the sine/cosine (-3 dB centre) pan law; ``position`` in [-1, 1].
+
+    Returns
+    -------
+    ndarray, shape (2,) + shape(position): ``[cos(pi (p+1)/4), sin(pi (p+1)/4)]``.
+
+    Examples
+    --------
+    >>> equal_power_pan(0.0).round(4)
+    array([0.7071, 0.7071])
+    """
+    theta = 0.25 * np.pi * (np.asarray(position, dtype=np.float64) + 1.0)
+    return np.stack([np.cos(theta), np.sin(theta)])
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+class PolyInstrument(Instrument):
+    """Polyphonic voice engine: allocation, stealing with a fade, sub-block event timing, silence.
+
+    Subclasses set ``_envs`` (list of :class:`AdsrEnvelope`; the first is the amplitude
+    envelope that decides whether a slot sounds) in :meth:`_build` and implement
+    :meth:`_start_voice` (reset the slot's oscillator rows / filter, compute per-note
+    constants) and :meth:`_render` (sum the active slots into a stereo block).
+    """
+
+    #: Fade of a stolen voice, ms (linear-in-time fast release of every envelope).
+    STEAL_MS = 4.0
+
+    def __init__(self, sample_rate: int, *, params: Mapping[str, float | str] | None = None,
+                 rng: np.random.Generator | None = None, voices: int | None = None) -> None:
+        super().__init__(sample_rate, params=params, rng=rng, voices=voices)
+        self._envs: list[AdsrEnvelope] = []
+        # the new note waits this long after a steal: the fade plus a 1 ms margin
+        self._steal_frames = int(math.ceil((self.STEAL_MS + 1.0) * 1e-3 * self.sample_rate))
+        self._allocator = VoiceAllocator(self.voices)
+        self._build()
+        self.reset()
+
+    # --- hooks ------------------------------------------------------------------
+    def _build(self) -> None:  # pragma: no cover - interface
+        """Create processors (parameters are fixed for the instance's life)."""
+        raise NotImplementedError
+
+    def _reset_dsp(self) -> None:  # pragma: no cover - interface
+        """Clear every processor's state."""
+        raise NotImplementedError
+
+    def _start_voice(self, slot: int, pitch: float, velocity: float) -> None:  # pragma: no cover
+        """Prepare ``slot`` for a new note (called before the envelopes are gated on)."""
+        raise NotImplementedError
+
+    def _render(self, n: int, active: np.ndarray, envs: list[np.ndarray]) -> np.ndarray:  # pragma: no cover
+        """Stereo (2, n) sum of the ``active`` slots; ``envs`` = each envelope's (voices, n)."""
+        raise NotImplementedError
+
+    def _tail_quiet(self) -> bool:
+        """True when post-voice processing (e.g. a chorus) holds no sound."""
+        return True
+
+    # --- the interface ----------------------------------------------------------
+    def reset(self) -> None:
+        """Fresh state: all voices idle, every processor cleared, frame counter at 0."""
+        self._allocator.reset()
+        self._frame = 0
+        self._countdown = np.zeros(self.voices, dtype=np.int64)  # frames until a pending start
+        self._pending: list[tuple[float, float] | None] = [None] * self.voices
+        self._onset = np.zeros(self.voices, dtype=np.int64)  # absolute start frame per slot
+        for env in self._envs:
+            env.reset()
+        self._reset_dsp()
+
+    def note_on(self, note_id: int, pitch: float, velocity: float, voice: str | None = None) -> None:
+        """Start a note now (at the start of the next ``process``); steals the oldest if full."""
+        if self.is_silent:
+            # Restart the frame clock: frame-locked state (the chorus LFOs, vibrato onsets)
+            # then depends only on time since the sound began, not on how long a silent
+            # span lasted or whether the caller skipped ``process`` during it.
+            self._frame = 0
+        amp = self._envs[0]
+        idle = amp.idle & (self._countdown == 0)
+        slot, stolen = self._allocator.allocate(note_id, idle)
+        velocity = float(min(max(velocity, 0.0), 1.0))
+        if not stolen:
+            self._start(slot, float(pitch), velocity)
+            return
+        if self._countdown[slot] == 0:  # sounding: fade it out first
+            for env in self._envs:
+                env.fast_release(slot, release_ms=self.STEAL_MS)
+            self._countdown[slot] = self._steal_frames
+        self._pending[slot] = (float(pitch), velocity)
+
+    def note_off(self, note_id: int) -> None:
+        """Release a note (no effect if it was stolen meanwhile)."""
+        slot = self._allocator.release(note_id)
+        if slot is None:
+            return
+        if self._countdown[slot] > 0:  # released before its delayed start: never sounds
+            self._pending[slot] = None
+            return
+        for env in self._envs:
+            env.gate_off(slot)
+
+    def process(self, n: int) -> np.ndarray:
+        """Render ``n`` frames of stereo audio, shape (2, n), float64."""
+        n = int(n)
+        out = np.zeros((2, n))
+        pos = 0
+        while pos < n:
+            waiting = self._countdown > 0
+            m = n - pos
+            if waiting.any():
+                m = min(m, int(self._countdown[waiting].min()))
+            self._render_chunk(out[:, pos:pos + m], m)
+            pos += m
+            self._frame += m
+            if waiting.any():
+                self._countdown[waiting] -= m
+                for slot in np.flatnonzero(waiting & (self._countdown == 0)):
+                    note = self._pending[slot]
+                    self._pending[slot] = None
+                    if note is not None:
+                        self._start(int(slot), *note)
+        return out
+
+    @property
+    def is_silent(self) -> bool:
+        """True when every envelope is idle, no start is pending and the tail has died out."""
+        return (not self._countdown.any() and all(bool(env.idle.all()) for env in self._envs)
+                and self._tail_quiet())
+
+    # --- internals --------------------------------------------------------------
+    def _start(self, slot: int, pitch: float, velocity: float) -> None:
+        self._onset[slot] = self._frame
+        self._start_voice(slot, pitch, velocity)
+        for env in self._envs:
+            env.gate_on(slot, velocity=1.0)
+
+    def _render_chunk(self, out: np.ndarray, n: int) -> None:
+        if self.is_silent:
+            # Nothing sounds and nothing would change: skipping equals processing (idle
+            # envelopes stay idle, per-voice state is cleared at the next note start).
+            return
+        active = np.flatnonzero(~self._envs[0].idle)
+        envs = [env.process(n) for env in self._envs]
+        out[:] = self._render(n, active, envs)
+
+    def _frames_since_onset(self, slots: np.ndarray) -> np.ndarray:
+        """(len(slots),) int: frames since each slot's note start, at the next sample."""
+        return self._frame - self._onset[slots]
+
+
+# --------------------------------------------------------------------------- chorus
+
+#: Ensemble chorus taps (per channel): centre delay ms, slow sweep depth ms, slow rate Hz.
+#: Two LFO speeds as in the Solina / Eminent ensemble circuits (a slow ~0.6 Hz sweep
+#: plus a faster ~6 Hz shimmer); three taps with phases a third of a cycle apart.
+_CHORUS_BASE_MS = np.array([6.0, 8.5, 11.0])
+_CHORUS_DEPTH_MS = np.array([1.6, 2.0, 1.8])
+_CHORUS_RATE_HZ = np.array([0.53, 0.71, 0.89])
+_CHORUS_FAST_DEPTH_MS = 0.12
+_CHORUS_FAST_RATE_HZ = 5.9
+#: The LFOs are evaluated every this many frames of the instrument's frame clock and
+#: interpolated linearly: cheap, and a function of that clock only (block splits give the
+#: same samples).
+_CHORUS_CONTROL = 32
+
+
+@njit(cache=True)
+def _chorus_delays(t, base, depth, rate, phase, fast_depth, fast_rate, inv_sr, out):  # pragma: no cover
+    """Delay in samples of every (channel, tap) at absolute frame ``t``."""
+    for c in range(phase.shape[0]):
+        for k in range(phase.shape[1]):
+            slow = math.sin(2.0 * math.pi * (rate[k] * t * inv_sr + phase[c, k]))
+            fast = math.sin(2.0 * math.pi * (fast_rate * t * inv_sr + phase[c, k] * 2.0))
+            out[c, k] = base[k] + depth[k] * slow + fast_depth * fast
+
+
+@njit(cache=True)
+def _chorus_kernel(x, out, buf, state, frame0, base, depth, rate, phase, fast_depth, fast_rate,
+                   inv_sr, dry, wet, d0, d1):  # pragma: no cover - jit
+    """Multi-tap modulated delay, linear interpolation; ``state = [write_pos, zero_run]``.
+
+    Per channel ``y = dry * x + wet * mean_k x(t - d_k(t))`` with ``d_k`` from
+    :func:`_chorus_delays` (Dattorro, "Effect Design part 2: Delay-line modulation and
+    chorus", JAES 45(10), 1997). Writes before reading, so delays >= 1 sample are exact.
+    """
+    n = x.shape[1]
+    n_ch, taps = phase.shape
+    mask = buf.shape[1] - 1
+    p = state[0]
+    zero_run = state[1]
+    ctl = _CHORUS_CONTROL
+    seg = -1
+    inv_taps = 1.0 / taps
+    for i in range(n):
+        t = frame0 + i
+        s = t // ctl
+        if s != seg:
+            seg = s
+            _chorus_delays(float(s * ctl), base, depth, rate, phase, fast_depth, fast_rate, inv_sr, d0)
+            _chorus_delays(float((s + 1) * ctl), base, depth, rate, phase, fast_depth, fast_rate, inv_sr, d1)
+        fr_t = (t - s * ctl) / ctl
+        xl = x[0, i]
+        xr = x[1, i]
+        if xl == 0.0 and xr == 0.0:
+            zero_run += 1
+        else:
+            zero_run = 0
+        buf[0, p] = xl
+        buf[1, p] = xr
+        for c in range(n_ch):
+            acc = 0.0
+            for k in range(taps):
+                d = d0[c, k] + fr_t * (d1[c, k] - d0[c, k])
+                di = int(d)
+                fr = d - di
+                a = buf[c, (p - di) & mask]
+                b = buf[c, (p - di - 1) & mask]
+                acc += a + fr * (b - a)
+            out[c, i] = dry * x[c, i] + wet * acc * inv_taps
+        p = (p + 1) & mask
+    state[0] = p
+    state[1] = zero_run
+
+
+class EnsembleChorus:
+    """Stereo ensemble chorus: 3 taps per channel swept by a slow and a fast sine LFO.
+
+    The LFOs are functions of the frame counter passed to :meth:`process` (evaluated every
+    32 frames of that counter, linear in between), so the output depends only on the
+    input and the counter, never on the block split. ``amount`` 0 = dry,
+    1 = half dry plus the full wet sum.
+
+    Parameters
+    ----------
+    sample_rate : int
+    amount : float in [0, 1]
+    """
+
+    def __init__(self, sample_rate: int, *, amount: float) -> None:
+        self.sample_rate = int(sample_rate)
+        self.amount = float(amount)
+        fs = self.sample_rate
+        self._base = _CHORUS_BASE_MS * 1e-3 * fs
+        self._depth = _CHORUS_DEPTH_MS * 1e-3 * fs
+        self._rate = _CHORUS_RATE_HZ.copy()
+        # right channel taps a sixth of a cycle after the left ones: decorrelates L/R
+        self._phase = np.array([[0.0, 1 / 3, 2 / 3], [1 / 6, 0.5, 5 / 6]])
+        self._fast_depth = _CHORUS_FAST_DEPTH_MS * 1e-3 * fs
+        max_delay = float(np.max(self._base + self._depth)) + self._fast_depth + 2.0
+        self._size = 1 << int(math.ceil(math.log2(max_delay + 4)))
+        self._dry = 1.0 - 0.5 * self.amount
+        self._wet = 0.9 * self.amount
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty delay lines."""
+        self._buf = np.zeros((2, self._size))
+        self._state = np.array([0, self._size], dtype=np.int64)  # write pos, zero run
+        self._d0 = np.zeros((2, 3))
+        self._d1 = np.zeros((2, 3))
+
+    @property
+    def quiet(self) -> bool:
+        """True when the delay lines hold only zeros (zero in -> zero out)."""
+        return bool(self._state[1] >= self._size)
+
+    def process(self, x: np.ndarray, frame0: int) -> np.ndarray:
+        """Chorus a (2, n) block whose first sample is absolute frame ``frame0``."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        out = np.empty_like(x)
+        if x.shape[1]:
+            _chorus_kernel(x, out, self._buf, self._state, int(frame0), self._base, self._depth,
+                           self._rate, self._phase, self._fast_depth, _CHORUS_FAST_RATE_HZ,
+                           1.0 / self.sample_rate, self._dry, self._wet, self._d0, self._d1)
+        return out
+
+
+# --------------------------------------------------------------------------- the ensemble
+
+#: Stack of the ensemble: detune in units of ``detune_cents``, static start phase (cycles),
+#: pan position. Odd slots mirror the pan so neighbouring notes spread the other way.
+_ENS_DETUNE = np.array([-1.0, 0.0, 1.0])
+_ENS_PHASE = np.array([0.0, 0.37, 0.71])
+_ENS_PAN = np.array([-0.7, 0.0, 0.7])
+
+
+@register("string_ensemble")
+class StringEnsemble(PolyInstrument):
+    """Machine string section: 3 detuned band-limited saws per note, SVF low-pass, ensemble chorus.
+
+    Per note: saws at ``-detune, 0, +detune`` cents with fixed different start phases,
+    each panned elsewhere (equal-power), an optional pulse an octave below, a 12 dB/oct
+    state-variable low-pass whose cutoff follows brightness, velocity and (by the square
+    root) the pitch, and an ADSR with slow attack and long release. The summed stereo
+    signal goes through a 3-tap ensemble chorus.
+    """
+
+    FAMILY = "strings"
+    DEFAULT_VOICES = 16
+    DOC = "Solina-style string ensemble: detuned saw stacks, soft low-pass, ensemble chorus"
+    DEMO = "<d3 f3 a3>:2 <c3 e3 g3>:2 <a2 c3 e3 a3>:1"
+    PARAMS = (
+        Param("attack_ms", 350.0, 0.0, 10000.0, doc="amplitude attack, ms (at least 2 ms is used)"),
+        Param("release_ms", 900.0, 0.0, 20000.0, doc="amplitude release, ms (at least 10 ms is used)"),
+        Param("brightness", 0.5, 0.0, 1.0, doc="low-pass cutoff, 0 = dark, 1 = open"),
+        Param("detune_cents", 12.0, 0.0, 50.0, doc="spread of the 3-saw stack, +- cents"),
+        Param("chorus", 0.6, 0.0, 1.0, doc="ensemble chorus amount"),
+        Param("pulse_mix", 0.0, 0.0, 1.0, doc="level of a pulse one octave below (viola/cello)"),
+    )
+
+    #: Output scale: one full-velocity note peaks near 0.4.
+    LEVEL = 0.28
+    STACK = 3
+
+    def _build(self) -> None:
+        p = self.params
+        sr = self.sample_rate
+        v = self.voices
+        self._amp_env = AdsrEnvelope(sr, voices=v, attack_ms=max(p["attack_ms"], MIN_ATTACK_MS),
+                                     decay_ms=100.0, sustain=1.0,
+                                     release_ms=max(p["release_ms"], MIN_RELEASE_MS))
+        self._envs = [self._amp_env]
+        self._osc = BandlimitedOscillator(sr, voices=v * self.STACK, waveform="saw")
+        self._pulse_mix = float(p["pulse_mix"])
+        self._pulse = (BandlimitedOscillator(sr, voices=v, waveform="pulse")
+                       if self._pulse_mix > 0.0 else None)
+        self._filters = [StateVariableFilter(sr, channels=2, cutoff_hz=1000.0, q=0.75) for _ in range(v)]
+        self._chorus = EnsembleChorus(sr, amount=p["chorus"]) if p["chorus"] > 0.0 else None
+        pan = np.stack([equal_power_pan(_ENS_PAN), equal_power_pan(-_ENS_PAN)])  # (2 parities, 2, 3)
+        # unison gain: 3 uncorrelated saws add in power
+        self._pan = pan / math.sqrt(self.STACK)
+        self._ratio = 2.0 ** (_ENS_DETUNE * p["detune_cents"] / 1200.0)
+        self._level = self.LEVEL
+
+    def _reset_dsp(self) -> None:
+        self._osc.reset()
+        if self._pulse is not None:
+            self._pulse.reset()
+        for f in self._filters:
+            f.reset()
+        if self._chorus is not None:
+            self._chorus.reset()
+        self._row_freq = np.full(self.voices * self.STACK, 100.0)
+        self._pulse_freq = np.full(self.voices, 50.0)
+        self._cutoff = np.full(self.voices, 1000.0)
+        self._gain = np.zeros(self.voices)
+
+    def _start_voice(self, slot: int, pitch: float, velocity: float) -> None:
+        nyq = 0.5 * self.sample_rate
+        f0 = min(float(midi_to_hz(pitch)), 0.45 * nyq)
+        rows = slice(slot * self.STACK, (slot + 1) * self.STACK)
+        self._row_freq[rows] = f0 * self._ratio
+        for k in range(self.STACK):
+            # golden-ratio offset per slot: chord members do not start in phase
+            self._osc.reset_phase(slot * self.STACK + k, (_ENS_PHASE[k] + 0.618034 * slot) % 1.0)
+        if self._pulse is not None:
+            self._pulse_freq[slot] = 0.5 * f0
+            self._pulse.reset_phase(slot, 0.5)
+        # brightness -> cutoff: 250 Hz .. 32 kHz over 7 octaves at middle C, tracking the
+        # pitch by half (sqrt); velocity opens it by up to +0.1 (0.7 octave)
+        b = self.params["brightness"] + 0.1 * (velocity - 1.0)
+        cutoff = 250.0 * 2.0 ** (7.0 * b) * math.sqrt(f0 / 261.63)
+        self._cutoff[slot] = min(max(cutoff, 40.0), 0.45 * self.sample_rate)
+        self._filters[slot].reset()
+        self._gain[slot] = self._level * velocity
+
+    def _render(self, n: int, active: np.ndarray, envs: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros((2, n))
+        if active.size:
+            saws = self._osc.process(np.broadcast_to(self._row_freq[:, None], (self._row_freq.size, n)),
+                                     active=stack_rows(active, self.voices, self.STACK))
+            # pan every stack member: (active, 2, 3) @ (active, 3, n) -> (active, 2, n)
+            lr = self._pan[active & 1] @ saws.reshape(self.voices, self.STACK, n)[active]
+            if self._pulse is not None:
+                pulses = self._pulse.process(
+                    np.broadcast_to(self._pulse_freq[:, None], (self.voices, n)), pulse_width=0.3,
+                    active=stack_rows(active, self.voices, 1))
+                lr += (self._pulse_mix * 0.7071) * pulses[active][:, None, :]
+            for j, slot in enumerate(active):
+                lr[j] = self._filters[slot].process(lr[j], cutoff_hz=float(self._cutoff[slot]))
+            amp = envs[0][active] * self._gain[active, None]
+            out[0] = np.einsum("vn,vn->n", lr[:, 0], amp)
+            out[1] = np.einsum("vn,vn->n", lr[:, 1], amp)
+        if self._chorus is not None:
+            out = self._chorus.process(out, self._frame)
+        return out
+
+    def _tail_quiet(self) -> bool:
+        return self._chorus is None or self._chorus.quiet

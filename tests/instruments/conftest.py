@@ -1,0 +1,89 @@
+"""Generic helpers for instrument tests, offered as fixtures.
+
+- ``render_events(inst, n, events, splits=None, skip_silent=False)``: render ``n`` frames,
+  applying ``events`` (``(frame, "on", note_id, pitch, velocity, voice)`` or
+  ``(frame, "off", note_id)``) exactly at their frames, with ``process`` calls whose
+  sizes cycle through ``splits`` (also split at every event, like the Conductor).
+  ``skip_silent`` does what the Conductor does: no ``process`` call while ``is_silent``.
+- ``click_ratio(x, sample_rate)``: a click detector (see its docstring).
+- ``spectral_centroid(x, sample_rate, window="hann")``: power-weighted mean frequency in Hz
+  (``window="fade_out"``: a falling half-Hann that keeps an onset at the start at full weight).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import maximum_filter1d
+
+
+def _render_events(inst, n, events, splits=None, skip_silent=False):
+    events = sorted(events, key=lambda e: e[0])
+    out = np.zeros((2, n))
+    sizes = list(splits) if splits else [n]
+    pos, k, e = 0, 0, 0
+    while pos < n:
+        while e < len(events) and events[e][0] <= pos:
+            ev = events[e]
+            if ev[1] == "on":
+                inst.note_on(ev[2], ev[3], ev[4], voice=ev[5] if len(ev) > 5 else None)
+            else:
+                inst.note_off(ev[2])
+            e += 1
+        stop = min(n, pos + sizes[k % len(sizes)])
+        if e < len(events):
+            stop = min(stop, events[e][0])
+        k += 1
+        if not (skip_silent and inst.is_silent):
+            block = inst.process(stop - pos)
+            assert block.shape == (2, stop - pos) and block.dtype == np.float64
+            out[:, pos:stop] = block
+        pos = stop
+    return out
+
+
+def _click_ratio(x, sample_rate, window_ms=40.0, guard_ms=0.5):
+    """Largest ratio of ``|second difference|`` at a sample to its neighbourhood's maximum.
+
+    A click is a local anomaly: the second difference at a discontinuity is far larger
+    than anywhere within ``window_ms`` before *or* after it (outside a ``guard_ms`` gap);
+    ``window_ms`` must exceed the longest waveform period (a saw jump recurs each period).
+    Steady waveforms (even saws, noise) score ~1-3; a hard-gated sine scores > 20.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    d2 = np.abs(np.diff(x, 2))
+    w = max(2, int(window_ms * 1e-3 * sample_rate))
+    g = max(1, int(guard_ms * 1e-3 * sample_rate))
+    length = w - g
+    padded = np.concatenate([np.zeros(w), d2, np.zeros(w)])  # padded[j] = d2[j - w]; silence outside
+    # m[j] = max(padded[j : j + length])
+    m = maximum_filter1d(padded, size=length, mode="constant", cval=0.0, origin=-(length // 2))
+    i = np.arange(d2.size)
+    before = m[i]                   # max of d2[i-w : i-g]
+    after = m[i + g + w]            # max of d2[i+g : i+w]
+    floor = 1e-4 * max(np.abs(x).max(), 1e-12) * (2.0 * np.pi * 50.0 / sample_rate) ** 2 + 1e-12
+    return float(np.max(d2 / (np.maximum(before, after) + floor)))
+
+
+def _spectral_centroid(x, sample_rate, window="hann"):
+    """Power-weighted mean frequency; ``window="fade_out"`` keeps an onset at full weight."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.hanning(x.size) if window == "hann" else np.hanning(2 * x.size)[x.size:]
+    spec = np.abs(np.fft.rfft(x * w)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / sample_rate)
+    return float(np.sum(spec * freqs) / np.sum(spec))
+
+
+@pytest.fixture
+def render_events():
+    return _render_events
+
+
+@pytest.fixture
+def click_ratio():
+    return _click_ratio
+
+
+@pytest.fixture
+def spectral_centroid():
+    return _spectral_centroid
