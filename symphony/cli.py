@@ -263,5 +263,17 @@ def compare(a, b, stems, score_path, as_json) -> None:
         sys.exit(EXIT_RENDER_FAILED)
 
 
+@main.command()
+@click.argument("audio", type=click.Path(dir_okay=False, exists=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="PNG path [default: next to the audio, .png].")
+@_guarded
+def plot(audio: str, output: str | None) -> None:
+    """Write a PNG with waveform, spectrogram and short-term loudness of AUDIO."""
+    from symphony.plot import plot_audio
+
+    click.echo(plot_audio(audio, output))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
