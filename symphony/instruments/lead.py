@@ -16,8 +16,8 @@ from symphony.dsp.envelopes import AdsrEnvelope
 from symphony.dsp.filters import LadderFilter, StateVariableFilter
 from symphony.dsp.oscillators import BandlimitedOscillator
 from symphony.instruments import register
-from symphony.instruments.ensemble import (MIN_ATTACK_MS, MIN_RELEASE_MS, PolyInstrument, equal_power_pan,
-                                           stack_rows)
+from symphony.instruments.poly import (MIN_ATTACK_MS, MIN_RELEASE_MS, PolyInstrument, equal_power_pan,
+                                       stack_rows)
 from symphony.params import Param
 
 __all__ = ["PolyLead", "BrassSection", "vibrato_ratio"]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from symphony.instruments import REGISTRY
-from symphony.instruments.ensemble import (EnsembleChorus, PolyInstrument, StringEnsemble,
-                                           _CHORUS_CONTROL)
+from symphony.instruments.ensemble import EnsembleChorus, StringEnsemble, _CHORUS_CONTROL
+from symphony.instruments.poly import PolyInstrument
 
 POLY = ["string_ensemble", "poly_lead", "brass_section"]
 SPLITS = [1, 64, 65, 512, 8193]
