@@ -20,9 +20,10 @@ from typing import Mapping
 import numpy as np
 
 from symphony.dsp.base import db_to_gain
-from symphony.dsp.dynamics import TruePeakLimiter
+from symphony.dsp.dynamics import Compressor, TruePeakLimiter
 from symphony.errors import RenderError
 from symphony.score.model import Score, Section
+from symphony.spaces import SceneReverb
 from symphony.tempo import TempoMap
 
 #: Length of the gain ramp that replaces a step change of dynamics (avoids a click).
@@ -97,6 +98,21 @@ class SectionStrip:
     gain_right: float
     sends: tuple[tuple[int, float], ...]  # (bus index, linear send level)
     expression: ExpressionCurve
+    compressor: Compressor | None = None
+    sidechain: int | None = None  # index of the strip that keys the compressor
+
+
+class _PlainBus:
+    """Adapter: an effect whose output does not depend on the absolute frame."""
+
+    def __init__(self, effect) -> None:
+        self.effect = effect
+
+    def reset(self) -> None:
+        self.effect.reset()
+
+    def process(self, x: np.ndarray, start_frame: int) -> np.ndarray:
+        return self.effect.process(x)
 
 
 class Orchestra:
@@ -121,12 +137,17 @@ class Orchestra:
         self.bus_names = tuple(bus.name for bus in score.buses)
         self.buses = []
         self.bus_gains = []
+        scenes = [(tempo_map.frame_at(p.start_beat), p.space) for p in score.passages if p.space]
+        scenes.sort(key=lambda s: s[0])
         for bus in score.buses:
             params = dict(bus.params)
             if "time_beats" in params:  # tempo-synced delay: beats at the opening tempo
                 beats = float(params.pop("time_beats"))
                 params["time_ms"] = beats * 60000.0 / tempo_map.bpm_at(0)
-            self.buses.append(effects[bus.effect](self.sample_rate, **params))
+            if bus.effect == "reverb":
+                self.buses.append(SceneReverb(self.sample_rate, effects["reverb"], params, scenes))
+            else:
+                self.buses.append(_PlainBus(effects[bus.effect](self.sample_rate, **params)))
             self.bus_gains.append(float(db_to_gain(bus.gain_db)))
         self.strips: list[SectionStrip] = []
         for section in score.sections:
@@ -140,14 +161,24 @@ class Orchestra:
             g = float(db_to_gain(section.gain_db))
             left, right = pan_gains(section.pan)
             sends = tuple((bus_index[name], float(level)) for name, level in section.sends.items())
-            self.strips.append(SectionStrip(section, inst, g * left, g * right, sends, curve))
+            comp = None
+            if section.compressor:
+                settings = {k: v for k, v in section.compressor.items() if k != "sidechain"}
+                comp = Compressor(self.sample_rate, channels=2, **settings)
+            self.strips.append(SectionStrip(section, inst, g * left, g * right, sends, curve, comp))
         self.section_names = tuple(s.section.name for s in self.strips)
+        for strip in self.strips:
+            source = (strip.section.compressor or {}).get("sidechain")
+            if source is not None:
+                strip.sidechain = self.section_names.index(source)
         self._bus_in = np.zeros((len(self.buses), 2, 0))
 
     def reset(self) -> None:
         """Silence every instrument and effect."""
         for strip in self.strips:
             strip.instrument.reset()
+            if strip.compressor is not None:
+                strip.compressor.reset()
         for bus in self.buses:
             bus.reset()
 
@@ -178,8 +209,10 @@ class Orchestra:
             self._bus_in.fill(0.0)
         mix = np.zeros((2, n))
         stem_out = np.zeros((len(self.strips) + len(self.buses), 2, n)) if stems else None
-        for i, (strip, block) in enumerate(zip(self.strips, section_blocks)):
+        faded: list[np.ndarray | None] = []
+        for strip, block in zip(self.strips, section_blocks):
             if block is None:
+                faded.append(None)
                 continue
             expr = strip.expression.gain(start_frame, n)
             out = np.empty((2, n))
@@ -189,13 +222,27 @@ class Orchestra:
                 raise RenderError(
                     f"section '{strip.section.name}' ({strip.section.instrument}) produced NaN or "
                     f"Inf near frame {start_frame}; parameters: {dict(strip.section.params)}")
+            faded.append(out)
+        for i, strip in enumerate(self.strips):
+            out = faded[i]
+            if strip.compressor is not None:
+                # The compressor runs every block (its envelope must keep time even when
+                # its own section is silent); it is keyed by the sidechain section, if any.
+                signal = out if out is not None else np.zeros((2, n))
+                if strip.sidechain is None:
+                    out = strip.compressor.process(signal)
+                else:
+                    key = faded[strip.sidechain]
+                    out = strip.compressor.process(signal, key if key is not None else np.zeros((2, n)))
+            if out is None:
+                continue
             mix += out
             for bus, level in strip.sends:
                 self._bus_in[bus] += level * out
             if stem_out is not None:
                 stem_out[i] = out
         for j, (effect, gain) in enumerate(zip(self.buses, self.bus_gains)):
-            wet = effect.process(self._bus_in[j]) * gain
+            wet = effect.process(self._bus_in[j], start_frame) * gain
             mix += wet
             if stem_out is not None:
                 stem_out[len(self.strips) + j] = wet

@@ -88,6 +88,7 @@ instrument = "string_ensemble"
 gain_db = -8.0
 pan = -0.3
 sends = { hall = 0.4 }
+compressor = { threshold_db = -40, ratio = 8, attack_ms = 2, release_ms = 150, sidechain = "drums" }
 
 [section.lead]
 instrument = "poly_lead"
@@ -98,9 +99,17 @@ sends = { hall = 0.2, echo = 0.25 }
 [[passage]]
 name = "beat"
 bar = 1
-bars = 3
+bars = 2
 sections = ["drums"]
 pattern = { kick = "x...x...x...x...", snare = "....x.......x...", closed_hat = "x.x.X.x.x.x.X.x." }
+
+[[passage]]
+name = "into the catacomb"
+bar = 3
+bars = 1
+sections = ["drums"]
+space = "catacomb"
+pattern = { kick = "x.......x.......", tom_low = "..........o..o.." }
 
 [[passage]]
 name = "theme"

@@ -81,6 +81,9 @@ class Section:
     sends: Mapping[str, float]
     voices: int  # polyphony of the instrument instance
     position: Position
+    #: Optional bus compressor on the section: threshold_db, ratio, attack_ms, release_ms,
+    #: knee_db, makeup_db, and ``sidechain`` = the name of the section that keys it (ducking).
+    compressor: Mapping[str, float | str] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ class Passage:
     end_beat: Fraction
     sections: tuple[str, ...]
     position: Position
+    #: Reverb space (e.g. ``"catacomb"``) every reverb bus moves to from this passage on:
+    #: the listener is placed in the passage's scene. None = unchanged.
+    space: str | None = None
 
 
 @dataclass(frozen=True)

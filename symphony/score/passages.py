@@ -132,6 +132,19 @@ def _passage_seed(seed: int, index: int, name: str, extra: int) -> np.random.Gen
     return np.random.default_rng([seed, index, zlib.crc32(name.encode("utf-8")), extra])
 
 
+def _space(c: Checker, p: dict, kp: tuple, catalog: Catalog) -> str | None:
+    """The passage's reverb space, checked against the reverb effect's ``space`` choices."""
+    space = c.get(p, "space", kp, "str")
+    if space is None:
+        return None
+    reverb = catalog.effects.get("reverb")
+    spaces = reverb.param("space").choices if reverb is not None and reverb.param("space") else ()
+    if space not in spaces:
+        c.error(kp + ("space",), f"unknown space '{space}'", suggest(space, spaces))
+        return None
+    return space
+
+
 def build_passages(c: Checker, doc: dict, ctx: dict) -> tuple[list[Passage], list[Note], list[DynamicPoint]]:
     raw = c.get(doc, "passage", (), "array", default=[]) or []
     sections: dict[str, Section] = ctx["sections"]
@@ -154,6 +167,7 @@ def build_passages(c: Checker, doc: dict, ctx: dict) -> tuple[list[Passage], lis
         names.setdefault(name, index)
         bar = c.get(p, "bar", kp, "int", required=True, low=1, high=MAX_BARS)
         bars = c.get(p, "bars", kp, "int", low=1, high=MAX_BARS)
+        space = _space(c, p, kp, catalog)
         repeat = c.get(p, "repeat", kp, "int", default=1, low=1, high=MAX_REPEAT)
         legato = c.get(p, "legato", kp, "number", default=0.92, low=0.01, high=1.0)
         velocity = c.get(p, "velocity", kp, "number", default=0.8, low=0.0, high=1.0)
@@ -198,7 +212,7 @@ def build_passages(c: Checker, doc: dict, ctx: dict) -> tuple[list[Passage], lis
                     "raise chapter.bars or shorten the passage")
         played = list(dict.fromkeys(pl["section"] for pl in players))
         pos = c.position(kp)
-        passages.append(Passage(name, bar, start, end, tuple(played), pos))
+        passages.append(Passage(name, bar, start, end, tuple(played), pos, space))
         if "dynamics" in p:
             text = c.get(p, "dynamics", kp, "str")
             if text is not None:

@@ -13,10 +13,10 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from symphony.errors import ScoreError
-from symphony.params import Catalog, Spec
+from symphony.params import Catalog, Param, Spec
 from symphony.score import generate as gen
-from symphony.score.checker import (CHAPTER_KEYS, MAX_BARS, MAX_VOICES, SAMPLE_RATES, TOP_KEYS, Checker,
-                                    MeterMap, suggest)
+from symphony.score.checker import (CHAPTER_KEYS, MAX_BARS, MAX_VOICES, SAMPLE_RATES, SECTION_KEYS, TOP_KEYS,
+                                    Checker, MeterMap, suggest)
 from symphony.score.model import Bus, Master, MeterChange, Position, Score, Section, TempoChange
 from symphony.score.passages import build_passages
 from symphony.score.positions import PositionMap
@@ -159,7 +159,7 @@ def _sections(c: Checker, doc: dict, catalog: Catalog, buses: tuple[Bus, ...]) -
         if not isinstance(s, dict):
             c.error(kp, f"section '{name}' must be a table", "write [section.<name>] / instrument = ...")
             continue
-        c.allow(s, kp, ("instrument", "gain_db", "pan", "voices", "sends", "params"))
+        c.allow(s, kp, SECTION_KEYS)
         inst = c.get(s, "instrument", kp, "str", required=True)
         gain = c.get(s, "gain_db", kp, "number", default=0.0, low=-60.0, high=12.0, unit=" dB")
         pan = c.get(s, "pan", kp, "number", default=0.0, low=-1.0, high=1.0)
@@ -184,8 +184,41 @@ def _sections(c: Checker, doc: dict, catalog: Catalog, buses: tuple[Bus, ...]) -
                 send_levels[bus] = v
         out.append(Section(name, inst or "", MappingProxyType(params), gain if gain is not None else 0.0,
                            pan if pan is not None else 0.0, MappingProxyType(send_levels),
-                           voices if voices is not None else 16, c.position(kp)))
+                           voices if voices is not None else 16, c.position(kp),
+                           _compressor(c, s, kp, name, list(raw))))
     return tuple(out)
+
+
+#: A section's bus compressor (symphony.dsp.dynamics.Compressor); ``sidechain`` names the
+#: section whose signal keys it (ducking to the kick).
+COMPRESSOR_SPEC = Spec("compressor", (
+    Param("threshold_db", -18.0, -60.0, 0.0, doc="level above which gain is reduced"),
+    Param("ratio", 4.0, 1.0, 20.0, doc="input dB over threshold per output dB"),
+    Param("attack_ms", 10.0, 0.1, 500.0, doc="gain-reduction attack"),
+    Param("release_ms", 120.0, 5.0, 5000.0, doc="gain-reduction release"),
+    Param("knee_db", 6.0, 0.0, 24.0, doc="soft-knee width"),
+    Param("makeup_db", 0.0, 0.0, 24.0, doc="gain after compression"),
+))
+
+
+def _compressor(c: Checker, s: dict, kp: tuple, name: str, section_names: list[str]) -> MappingProxyType | None:
+    table = c.get(s, "compressor", kp, "table")
+    if table is None:
+        return None
+    ck = kp + ("compressor",)
+    params = _params(c, table, ck, COMPRESSOR_SPEC, ("sidechain",), "compressor")
+    if "sidechain" in table:
+        source = c.get(table, "sidechain", ck, "str")
+        if source is not None:
+            if source == name:
+                c.error(ck + ("sidechain",), f"section '{name}' cannot key its own compressor",
+                        "name another section, e.g. sidechain = \"drums\" to duck under the kick")
+            elif source not in section_names:
+                c.error(ck + ("sidechain",), f"unknown section '{source}' in compressor sidechain of '{name}'",
+                        suggest(source, [n for n in section_names if n != name]))
+            else:
+                params["sidechain"] = source
+    return MappingProxyType(params)
 
 
 # ---------------------------------------------------------------------------- entry

@@ -1,0 +1,51 @@
+"""Mixer features driven by the score: sidechain ducking, scene changes of the reverb."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from symphony.catalog import load
+from symphony.conductor import NOTE_ON, Conductor, build_timeline
+from tests.conftest import SMALL_SCORE, write_score
+
+
+@pytest.fixture(scope="module")
+def score(tmp_path_factory):
+    return load(write_score(tmp_path_factory.mktemp("score"), SMALL_SCORE))
+
+
+def strings_stem(score):
+    conductor = Conductor(score)
+    names = conductor.orchestra.section_names
+    blocks = list(conductor.blocks(1024, stems=True))
+    return conductor, np.concatenate([b.stems[names.index("strings")] for b in blocks], axis=1)
+
+
+def test_strings_duck_under_the_kick(score):
+    free = dataclasses.replace(score, sections=tuple(
+        dataclasses.replace(s, compressor=None) if s.name == "strings" else s for s in score.sections))
+    conductor, ducked = strings_stem(score)
+    _, dry = strings_stem(free)
+    sr = conductor.sample_rate
+    timeline = build_timeline(score, conductor.tempo_map)["drums"]
+    kicks = [int(f) for f, kind, voice in zip(timeline.frames, timeline.kinds, timeline.voices)
+             if kind == NOTE_ON and voice == "kick"]
+    ratios_on = []
+    rms = lambda x: float(np.sqrt(np.mean(x ** 2)) + 1e-12)
+    for k in kicks[2:8]:
+        on = slice(k + int(0.005 * sr), k + int(0.04 * sr))
+        ratios_on.append(rms(ducked[:, on]) / rms(dry[:, on]))
+    # gain reduction right after kicks: at least 6 dB on average
+    assert 20 * np.log10(np.mean(ratios_on)) < -6.0
+    # the compressor only ever reduces the level
+    assert rms(ducked) < rms(dry)
+
+
+def test_passage_space_moves_every_reverb_bus(score):
+    conductor = Conductor(score)
+    bus = conductor.orchestra.buses[conductor.orchestra.bus_names.index("hall")]
+    assert bus.spaces == ("factory_hall", "catacomb")
+    assert [p.space for p in score.passages if p.space] == ["catacomb"]
