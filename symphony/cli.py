@@ -264,6 +264,17 @@ def compare(a, b, stems, score_path, as_json) -> None:
 
 
 @main.command()
+@click.argument("name")
+@click.option("-o", "--out-dir", default="renders", show_default=True, type=click.Path(file_okay=False))
+@_guarded
+def audition(name: str, out_dir: str) -> None:
+    """Render instrument NAME's demo phrase to OUT_DIR/audition-NAME.wav."""
+    from symphony.audition import audition as render_demo
+
+    click.echo(render_demo(name, out_dir).format())
+
+
+@main.command()
 @click.argument("audio", type=click.Path(dir_okay=False, exists=True))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="PNG path [default: next to the audio, .png].")

@@ -44,6 +44,9 @@ class Instrument:
     DEFAULT_VOICES: ClassVar[int] = 16
     #: A short phrase in the score note language, used by ``symphony audition`` and docs.
     DEMO: ClassVar[str] = "c4:4 e4 g4 c5:2"
+    #: For drum instruments: a one-bar 4/4 step pattern per drum voice (16 steps), played
+    #: by ``symphony audition`` instead of ``DEMO``.
+    DEMO_PATTERN: ClassVar[Mapping[str, str] | None] = None
 
     def __init__(self, sample_rate: int, *, params: Mapping[str, float | str] | None = None,
                  rng: np.random.Generator | None = None, voices: int | None = None) -> None:

@@ -31,6 +31,7 @@ key selects the voice at nominal tuning (36 = kick), as a MIDI file would.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import ClassVar, Mapping
 
 import numba
@@ -369,7 +370,11 @@ class DrumMachine(Instrument):
     DOC: ClassVar[str] = "TR-808/909-style drum machine: kick, snare, clap, hats, rim, toms"
     DRUM_VOICES: ClassVar[tuple[str, ...]] = DRUM_VOICES
     DEFAULT_VOICES: ClassVar[int] = 16
-    DEMO: ClassVar[str] = "kick:4 snare:4 kick:8 kick:8 snare:4"
+    DEMO: ClassVar[str] = "c4:4 c4 c4 c4"
+    DEMO_PATTERN: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "kick": "X.....x...x..x..", "snare": "....X.......X..o", "clap": "............x...",
+        "closed_hat": "x.x.x.x.x.x.x...", "open_hat": "..............x.", "rim": "...x......x.....",
+        "tom_high": "................", "tom_mid": "................", "tom_low": "...............o"})
     PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("tune_semitones", 0.0, -24.0, 24.0, doc="retune every voice (semitones)"),
         Param("decay", 1.0, 0.1, 4.0, doc="multiplies all amplitude decay times"),
