@@ -81,11 +81,23 @@ class ExpressionCurve:
         self._constant_gain = float(db_to_gain(ys[0])) if ys else 1.0
 
     def gain(self, start_frame: int, n: int) -> np.ndarray | float:
-        """Linear gain for frames ``start_frame .. start_frame + n - 1``."""
+        """Linear gain for frames ``start_frame .. start_frame + n - 1``.
+
+        A float when the level is flat over the whole span (the common case), so the
+        mixer multiplies by a scalar instead of an array.
+        """
         if self.constant:
             return self._constant_gain
+        x, y = self._x, self._y
+        last = start_frame + n - 1
+        i = int(np.searchsorted(x, start_frame, side="right"))
+        j = int(np.searchsorted(x, last, side="left"))
+        # no breakpoint strictly inside the span, and the segment holds a flat level
+        if i >= j and (i == 0 or i == x.size or y[i - 1] == y[i]):
+            level = y[0] if i == 0 else y[i - 1]
+            return float(10.0 ** (level / 20.0))
         t = np.arange(start_frame, start_frame + n, dtype=np.float64)
-        return 10.0 ** (np.interp(t, self._x, self._y) / 20.0)
+        return 10.0 ** (np.interp(t, x, y) / 20.0)
 
 
 @dataclass

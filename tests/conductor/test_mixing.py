@@ -49,3 +49,16 @@ def test_passage_space_moves_every_reverb_bus(score):
     bus = conductor.orchestra.buses[conductor.orchestra.bus_names.index("hall")]
     assert bus.spaces == ("factory_hall", "catacomb")
     assert [p.space for p in score.passages if p.space] == ["catacomb"]
+
+
+def test_expression_fast_path_equals_interpolation():
+    from symphony.orchestra import ExpressionCurve
+
+    curve = ExpressionCurve([1000, 5000, 9000, 9000], [-24.0, 0.0, -6.0, -12.0],
+                            [True, False, False, False], 1000)
+    rng = np.random.default_rng(0)
+    for _ in range(5000):
+        start, n = int(rng.integers(-100, 12000)), int(rng.integers(1, 3000))
+        t = np.arange(start, start + n, dtype=float)
+        slow = 10 ** (np.interp(t, curve._x, curve._y) / 20)
+        np.testing.assert_allclose(np.broadcast_to(curve.gain(start, n), (n,)), slow, rtol=0, atol=1e-15)
