@@ -5,7 +5,7 @@
   ``(frame, "off", note_id)``) exactly at their frames, with ``process`` calls whose
   sizes cycle through ``splits`` (also split at every event, like the Conductor).
   ``skip_silent`` does what the Conductor does: no ``process`` call while ``is_silent``.
-- ``click_ratio(x, sample_rate)``: a click detector (see its docstring).
+- ``click_ratio(x, sample_rate)``: the click detector of :mod:`symphony.dsp.analysis`.
 - ``spectral_centroid(x, sample_rate, window="hann")``: power-weighted mean frequency in Hz
   (``window="fade_out"``: a falling half-Hann that keeps an onset at the start at full weight).
 """
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.ndimage import maximum_filter1d
+
+from symphony.dsp.analysis import click_ratio
 
 
 def _render_events(inst, n, events, splits=None, skip_silent=False):
@@ -42,27 +43,7 @@ def _render_events(inst, n, events, splits=None, skip_silent=False):
     return out
 
 
-def _click_ratio(x, sample_rate, window_ms=40.0, guard_ms=0.5):
-    """Largest ratio of ``|second difference|`` at a sample to its neighbourhood's maximum.
-
-    A click is a local anomaly: the second difference at a discontinuity is far larger
-    than anywhere within ``window_ms`` before *or* after it (outside a ``guard_ms`` gap);
-    ``window_ms`` must exceed the longest waveform period (a saw jump recurs each period).
-    Steady waveforms (even saws, noise) score ~1-3; a hard-gated sine scores > 20.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    d2 = np.abs(np.diff(x, 2))
-    w = max(2, int(window_ms * 1e-3 * sample_rate))
-    g = max(1, int(guard_ms * 1e-3 * sample_rate))
-    length = w - g
-    padded = np.concatenate([np.zeros(w), d2, np.zeros(w)])  # padded[j] = d2[j - w]; silence outside
-    # m[j] = max(padded[j : j + length])
-    m = maximum_filter1d(padded, size=length, mode="constant", cval=0.0, origin=-(length // 2))
-    i = np.arange(d2.size)
-    before = m[i]                   # max of d2[i-w : i-g]
-    after = m[i + g + w]            # max of d2[i+g : i+w]
-    floor = 1e-4 * max(np.abs(x).max(), 1e-12) * (2.0 * np.pi * 50.0 / sample_rate) ** 2 + 1e-12
-    return float(np.max(d2 / (np.maximum(before, after) + floor)))
+_click_ratio = click_ratio  # the project's detector, symphony.dsp.analysis
 
 
 def _spectral_centroid(x, sample_rate, window="hann"):
