@@ -23,7 +23,8 @@ ALLOWED = {
 ONLY_IN = {  # third-party module -> the only files that may import it
     "click": {"symphony/cli.py"},
     "pyo": {"symphony/live.py"},
-    "soundfile": {"symphony/render.py", "symphony/fingerprint", "symphony/live.py", "symphony/plot.py"},
+    "soundfile": {"symphony/render.py", "symphony/album.py", "symphony/fingerprint", "symphony/live.py",
+                  "symphony/plot.py"},
     "matplotlib": {"symphony/plot.py"},
 }
 THIRD_PARTY = {"numpy", "scipy", "numba", "soundfile", "click", "pyo", "matplotlib", "mido"}
