@@ -171,13 +171,15 @@ def _wavetable_kernel(freq_hz, pulse_width, pulse, bank, t_offset, inv_sample_ra
             ws = w * w * (3.0 - 2.0 * w)
             y = _table_read(bank, i0, i1, ws, ph, size)
             if pulse:
-                # pulse = saw(phase - pw) - saw(phase) + 2 pw - 1: +1 on [0, pw), -1 after
-                # (difference of two band-limited saws, so it stays band-limited under PWM)
+                # pulse = saw(phase - pw) - saw(phase): 2 - 2 pw on [0, pw), -2 pw after
+                # (difference of two band-limited saws, so it stays band-limited under PWM).
+                # Its mean is 0 at every width, as at an analog synth's AC-coupled output:
+                # the square-wave mean 2 pw - 1 would be a DC offset (and PWM a thump).
                 pw = pulse_width[v, k]
                 q = ph - pw
                 if q < 0.0:
                     q += 1.0
-                y = _table_read(bank, i0, i1, ws, q, size) - y + 2.0 * pw - 1.0
+                y = _table_read(bank, i0, i1, ws, q, size) - y
             out[v, k] = y
             # wrap by compare-and-subtract: keeps floor() out of the loop-carried chain
             ph += f * inv_sample_rate
@@ -212,8 +214,9 @@ class BandlimitedOscillator(Processor):
     sample_rate : int, in [8000, 384000]
     voices : int >= 1
     waveform : {"sine", "saw", "square", "pulse", "triangle"}
-        ``saw`` rises from -1 to 1; ``square``/``pulse`` are +1 for phase in
-        ``[0, pulse_width)`` and -1 after (their mean is ``2 pulse_width - 1``, not removed);
+        ``saw`` rises from -1 to 1; ``square``/``pulse`` are high for phase in
+        ``[0, pulse_width)`` and low after, a step of 2 with zero mean (high
+        ``2 - 2 pulse_width``, low ``-2 pulse_width``; the square is +-1);
         ``triangle`` starts at 0 rising. Band-limited versions overshoot by the Gibbs
         amount (about 9 % for saw, square and pulse).
 

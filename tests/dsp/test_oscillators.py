@@ -187,21 +187,23 @@ def test_saw_harmonic_amplitudes_follow_one_over_k():
         assert tone_amplitude(y, 200.0 * k, fs) == pytest.approx(2 / (np.pi * k), rel=2e-3)
 
 
-def test_pulse_width_sets_duty_cycle_and_mean():
+def test_pulse_width_sets_duty_cycle_with_zero_mean():
     fs = 48000
     osc = BandlimitedOscillator(fs, voices=1, waveform="pulse")
     for pw in (0.1, 0.25, 0.8):
         osc.reset()
         y = osc.process(np.full((1, fs), 100.0), pulse_width=pw)[0]  # 100 whole cycles
-        assert np.mean(y) == pytest.approx(2 * pw - 1, abs=2e-3)
+        assert np.mean(y) == pytest.approx(0.0, abs=2e-3)  # zero mean: no DC at any width
         assert np.mean(y > 0) == pytest.approx(pw, abs=5e-3)
+        high = np.median(y[y > 0])
+        assert high == pytest.approx(2 - 2 * pw, abs=0.02)  # a step of 2 between the levels
 
 
 def test_frequencies_at_or_above_nyquist_are_silent(sample_rate):
     for waveform in WAVEFORMS:
         osc = BandlimitedOscillator(sample_rate, voices=1, waveform=waveform)
         y = osc.process(np.full((1, 500), sample_rate / 2.0 * 1.001))
-        np.testing.assert_allclose(y, 0.0, atol=1e-12)  # pulse: only its DC, 2 * 0.5 - 1 = 0
+        np.testing.assert_allclose(y, 0.0, atol=1e-12)
 
 
 def test_inactive_voices_are_silent_and_keep_their_phase():
@@ -277,7 +279,7 @@ def reference_wavetable(freq_hz, pulse_width, pulse, bank, t_offset, sample_rate
 
             y = value(ph)
             if pulse:
-                y = value((ph - pulse_width[v, k]) % 1.0) - y + 2 * pulse_width[v, k] - 1
+                y = value((ph - pulse_width[v, k]) % 1.0) - y  # zero-mean pulse
             out[v, k] = y
             ph = (ph + freq_hz[v, k] / sample_rate) % 1.0
     return out
