@@ -25,4 +25,5 @@ def register(name: str) -> Callable[[type[Instrument]], type[Instrument]]:
 
 
 # Explicit imports: each module registers its instruments.
-from symphony.instruments import drums, bass, ensemble, lead, noise, risers, fm, drone  # noqa: E402,F401
+from symphony.instruments import (  # noqa: E402,F401
+    drums, bass, ensemble, lead, noise, risers, fm, drone, pluck, modal, timpani)
