@@ -24,7 +24,7 @@ ONLY_IN = {  # third-party module -> the only files that may import it
     "click": {"symphony/cli.py"},
     "pyo": {"symphony/live.py"},
     "soundfile": {"symphony/render.py", "symphony/album.py", "symphony/fingerprint", "symphony/live.py",
-                  "symphony/plot.py"},
+                  "symphony/plot.py", "symphony/measure.py"},
     "matplotlib": {"symphony/plot.py"},
 }
 THIRD_PARTY = {"numpy", "scipy", "numba", "soundfile", "click", "pyo", "matplotlib", "mido"}
