@@ -100,6 +100,12 @@ def _segment_kernel(fstate, istate, targets, lengths, ratios, hold, hold_coef, o
             _begin_segment(v, istate[v, _PENDING], fstate, istate, targets, lengths, ratios, hold)
             istate[v, _PENDING] = -1
         level = fstate[v, _LEVEL]
+        if istate[v, _SEG] >= n_seg:
+            # finished voice (the common case in a large pool): a constant, in a loop the
+            # compiler turns into a vector fill
+            for k in range(n):
+                out[v, k] = level
+            continue
         for k in range(n):
             out[v, k] = level
             seg = istate[v, _SEG]
