@@ -286,5 +286,24 @@ def plot(audio: str, output: str | None) -> None:
     click.echo(plot_audio(audio, output))
 
 
+@main.command()
+@click.argument("audio", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_guarded
+def measure(audio: tuple[str, ...], as_json: bool) -> None:
+    """Measure renders: LUFS, LRA, peaks, clipping, DC, click ratio (files or stems folders)."""
+    import json
+
+    from symphony.measure import measure_file
+
+    paths = []
+    for item in audio:
+        path = Path(item)
+        paths += sorted(p for p in path.iterdir() if p.suffix in (".wav", ".flac")) if path.is_dir() else [path]
+    results = [measure_file(p) for p in paths]
+    click.echo(json.dumps([r.as_dict() for r in results], indent=2) if as_json
+               else "\n".join(r.format() for r in results))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -86,3 +86,15 @@ def test_bad_option_exits_2(tmp_path):
     result = run("render", path, "--format", "flac", "--bits", "32", "--out-dir", tmp_path)
     assert result.exit_code == 2
     assert "FLAC holds 16 or 24-bit" in result.output
+
+
+def test_measure_reports_loudness_and_clicks(tmp_path):
+    path = write_score(tmp_path, SMALL_SCORE, "07-test.toml")
+    out = tmp_path / "renders"
+    assert run("render", path, "--out-dir", out, "--stems").exit_code == 0
+    result = run("measure", out / "07-test.wav", out / "07-test.stems")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 + 6  # the mix and six stems
+    assert "LUFS" in lines[0] and "true peak" in lines[0] and "0 clipped" in lines[0]
+    assert run("measure", tmp_path / "07-test.toml").exit_code == 2  # not audio
