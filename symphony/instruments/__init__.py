@@ -26,4 +26,4 @@ def register(name: str) -> Callable[[type[Instrument]], type[Instrument]]:
 
 # Explicit imports: each module registers its instruments.
 from symphony.instruments import (  # noqa: E402,F401
-    drums, bass, ensemble, lead, noise, risers, fm, drone, pluck, modal, timpani)
+    drums, bass, ensemble, lead, noise, risers, fm, drone, pluck, modal, timpani, organ, choir)
