@@ -28,7 +28,7 @@ from symphony.dsp.filters import StateVariableFilter
 from symphony.dsp.oscillators import BandlimitedOscillator
 from symphony.instruments import register
 from symphony.instruments.poly import (MIN_ATTACK_MS, MIN_RELEASE_MS, PolyInstrument,
-                                       equal_power_pan, stack_rows)
+                                       equal_power_pan, pan_stack_kernel, stack_rows)
 from symphony.params import Param
 
 __all__ = ["StringEnsemble", "EnsembleChorus"]
@@ -255,7 +255,8 @@ class StringEnsemble(PolyInstrument):
             saws = self._osc.process(np.broadcast_to(self._row_freq[:, None], (self._row_freq.size, n)),
                                      active=stack_rows(active, self.voices, self.STACK))
             # pan every stack member: (active, 2, 3) @ (active, 3, n) -> (active, 2, n)
-            lr = self._pan[active & 1] @ saws.reshape(self.voices, self.STACK, n)[active]
+            lr = np.empty((active.size, 2, n))
+            pan_stack_kernel(saws, active, self._pan, lr)
             if self._pulse is not None:
                 pulses = self._pulse.process(
                     np.broadcast_to(self._pulse_freq[:, None], (self.voices, n)), pulse_width=0.3,

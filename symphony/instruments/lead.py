@@ -17,7 +17,7 @@ from symphony.dsp.filters import LadderFilter, StateVariableFilter
 from symphony.dsp.oscillators import BandlimitedOscillator
 from symphony.instruments import register
 from symphony.instruments.poly import (MIN_ATTACK_MS, MIN_RELEASE_MS, PolyInstrument, equal_power_pan,
-                                       stack_rows)
+                                       pan_stack_kernel, stack_rows, vibrato_kernel)
 from symphony.params import Param
 
 __all__ = ["PolyLead", "BrassSection", "vibrato_ratio"]
@@ -47,9 +47,10 @@ def _active_vibrato(inst: PolyInstrument, active: np.ndarray, n: int, *, depth_c
     t = inst._frames_since_onset(active).astype(np.float64)
     if depth_cents <= 0.0 or t.max() + n <= delay_ms * 1e-3 * inst.sample_rate:
         return None
-    t = t[:, None] + np.arange(n, dtype=np.float64)
-    return vibrato_ratio(t, inst.sample_rate, depth_cents=depth_cents, rate_hz=rate_hz,
-                         delay_ms=delay_ms, fade_ms=fade_ms)
+    out = np.empty((active.size, n))
+    vibrato_kernel(t, n, float(inst.sample_rate), float(depth_cents), float(rate_hz), float(delay_ms),
+                   float(fade_ms), out)
+    return out
 
 
 def _cutoff_arg(row: np.ndarray) -> float | np.ndarray:
@@ -278,7 +279,8 @@ class BrassSection(PolyInstrument):
             ratio[active] = vib
             freq = (self._row_freq.reshape(self.voices, stack, 1) * ratio[:, None, :]).reshape(-1, n)
         saws = self._osc.process(freq, active=stack_rows(active, self.voices, stack))
-        lr = self._pan[active & 1] @ saws.reshape(self.voices, stack, n)[active]
+        lr = np.empty((active.size, 2, n))
+        pan_stack_kernel(saws, active, self._pan, lr)
         amp, swell = envs
         cut = self._closed[active, None] * np.exp2(self._open_octaves[active, None] * swell[active])
         np.clip(cut, 20.0, self._hi, out=cut)

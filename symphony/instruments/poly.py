@@ -23,6 +23,7 @@ import math
 from typing import Mapping
 
 import numpy as np
+from numba import njit
 
 from symphony.dsp.envelopes import AdsrEnvelope
 from symphony.instruments.base import Instrument, VoiceAllocator
@@ -195,3 +196,49 @@ class PolyInstrument(Instrument):
     def _frames_since_onset(self, slots: np.ndarray) -> np.ndarray:
         """(len(slots),) int: frames since each slot's note start, at the next sample."""
         return self._frame - self._onset[slots]
+
+
+@njit(cache=True)
+def vibrato_kernel(onset_frames, n, sample_rate, depth_cents, rate_hz, delay_ms, fade_ms, out):  # pragma: no cover - jit
+    """Fill ``out`` (slots, n) with ``2 ** (cents(t) / 1200)`` of a delayed, faded-in vibrato.
+
+    ``cents(t) = depth * clip((t - delay) / fade, 0, 1) * sin(2 pi rate max(t - delay, 0))``
+    with ``t`` in seconds from each slot's note start (``onset_frames[j] + k`` frames), so
+    it depends only on the note's own time. Same formula as
+    :func:`symphony.instruments.lead.vibrato_ratio`, fused (no temporaries).
+    """
+    delay = delay_ms * 1e-3 * sample_rate
+    inv_fade = 1.0 / max(fade_ms * 1e-3, 1e-9)
+    scale = depth_cents / 1200.0
+    w = 2.0 * math.pi * rate_hz
+    inv_sr = 1.0 / sample_rate
+    for j in range(onset_frames.shape[0]):
+        t0 = onset_frames[j] - delay
+        for k in range(n):
+            t = (t0 + k) * inv_sr
+            fade = min(max(t * inv_fade, 0.0), 1.0)
+            out[j, k] = 2.0 ** (scale * fade * math.sin(w * max(t, 0.0)))
+
+
+@njit(cache=True)
+def pan_stack_kernel(rows, active, pan, out):  # pragma: no cover - jit
+    """Mix each active slot's ``stack`` oscillator rows into stereo.
+
+    ``rows`` (voices * stack, n); ``active`` slot indices; ``pan`` (2, 2, stack): the left and
+    right gains of every stack member, chosen by the slot's parity (alternate voices mirror
+    the spread); ``out`` (len(active), 2, n).
+    """
+    stack = pan.shape[2]
+    n = rows.shape[1]
+    for j in range(active.shape[0]):
+        slot = active[j]
+        p = pan[slot & 1]
+        for k in range(n):
+            left = 0.0
+            right = 0.0
+            for m in range(stack):
+                x = rows[slot * stack + m, k]
+                left += p[0, m] * x
+                right += p[1, m] * x
+            out[j, 0, k] = left
+            out[j, 1, k] = right

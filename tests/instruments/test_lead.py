@@ -230,3 +230,29 @@ def test_declared_interface():
     assert spec["detune_cents"] == (6.0, 0.0, 50.0)
     for cls in (lead, brass):
         assert cls.DOC and cls.DEMO
+
+
+def test_fused_vibrato_kernel_matches_the_formula():
+    from symphony.instruments.lead import vibrato_ratio
+    from symphony.instruments.poly import vibrato_kernel
+
+    onsets = np.array([0.0, 1234.0, 48000.0])
+    out = np.empty((3, 700))
+    vibrato_kernel(onsets, 700, 48000.0, 25.0, 5.5, 200.0, 300.0, out)
+    t = onsets[:, None] + np.arange(700.0)
+    ref = vibrato_ratio(t, 48000, depth_cents=25.0, rate_hz=5.5, delay_ms=200.0, fade_ms=300.0)
+    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=0)
+
+
+def test_pan_stack_kernel_matches_matmul():
+    from symphony.instruments.poly import pan_stack_kernel
+
+    rng = np.random.default_rng(3)
+    voices, stack, n = 6, 4, 257
+    rows = rng.standard_normal((voices * stack, n))
+    pan = rng.random((2, 2, stack))
+    active = np.array([0, 3, 5])
+    out = np.empty((3, 2, n))
+    pan_stack_kernel(rows, active, pan, out)
+    ref = pan[active & 1] @ rows.reshape(voices, stack, n)[active]
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-14)
