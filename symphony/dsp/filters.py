@@ -87,6 +87,11 @@ def _svf_kernel(x, cutoff_hz, q, sample_rate, mode, ic1, ic2, out):  # pragma: n
     cut_mod = cutoff_hz.shape[1] > 1
     q_mod = q.shape[1] > 1
     any_mod = cut_mod or q_mod
+    if any_mod and n_ch > 1 and cutoff_hz.shape[0] == 1 and q.shape[0] == 1:
+        # one modulated cutoff shared by all channels (a stereo voice): sample-major, so
+        # the coefficients are computed once per sample instead of once per channel
+        _svf_shared(x, cutoff_hz, q, lo, hi, w, mode, ic1, ic2, out)
+        return
     for c in range(n_ch):
         rc = c if cutoff_hz.shape[0] > 1 else 0
         rq = c if q.shape[0] > 1 else 0
@@ -126,6 +131,47 @@ def _svf_kernel(x, cutoff_hz, q, sample_rate, mode, ic1, ic2, out):  # pragma: n
                 out[c, i] = xi - k * v1
         ic1[c] = s1
         ic2[c] = s2
+
+
+@njit(cache=True)
+def _svf_shared(x, cutoff_hz, q, lo, hi, w, mode, ic1, ic2, out):  # pragma: no cover - jit
+    """:func:`_svf_kernel` for a cutoff/q row shared by every channel (same arithmetic)."""
+    n_ch, n = x.shape
+    cut_mod = cutoff_hz.shape[1] > 1
+    q_mod = q.shape[1] > 1
+    g = _tan(w * min(max(cutoff_hz[0, 0], lo), hi))
+    k = 1.0 / min(max(q[0, 0], MIN_Q), MAX_Q)
+    for i in range(n):
+        if cut_mod:
+            g = _tan(w * min(max(cutoff_hz[0, i], lo), hi))
+        if q_mod:
+            k = 1.0 / min(max(q[0, i], MIN_Q), MAX_Q)
+        a1 = 1.0 / (1.0 + g * (g + k))
+        a2 = g * a1
+        a3 = g * a2
+        for c in range(n_ch):
+            s1 = ic1[c]
+            s2 = ic2[c]
+            xi = x[c, i]
+            v3 = xi - s2
+            v1 = a1 * s1 + a2 * v3
+            v2 = s2 + a2 * s1 + a3 * v3
+            s1 = 2.0 * v1 - s1
+            s2 = 2.0 * v2 - s2
+            if abs(s1) < DENORMAL_FLOOR:
+                s1 = 0.0
+            if abs(s2) < DENORMAL_FLOOR:
+                s2 = 0.0
+            ic1[c] = s1
+            ic2[c] = s2
+            if mode == 0:
+                out[c, i] = v2
+            elif mode == 1:
+                out[c, i] = k * v1
+            elif mode == 2:
+                out[c, i] = xi - k * v1 - v2
+            else:
+                out[c, i] = xi - k * v1
 
 
 @njit(cache=True, inline="always")
