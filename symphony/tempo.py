@@ -14,6 +14,7 @@ half to even).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -107,14 +108,12 @@ class TempoMap:
                 segments.append(TempoSegment(change.start_beat, None, float(change.bpm),
                                              float(change.bpm), seconds))
         self.segments: tuple[TempoSegment, ...] = tuple(segments)
+        self._starts = [seg.start_beat for seg in self.segments]
+        self._start_seconds = [float(seg.start_seconds) for seg in self.segments]
+        self._frames: dict[Fraction, int] = {}  # beat -> frame; the map never changes
 
     def _segment_for_beat(self, beat: Fraction) -> TempoSegment:
-        seg = self.segments[0]
-        for candidate in self.segments[1:]:
-            if candidate.start_beat > beat:
-                break
-            seg = candidate
-        return seg
+        return self.segments[max(0, bisect.bisect_right(self._starts, beat) - 1)]
 
     def seconds_at(self, beat: Fraction | int) -> Fraction | float:
         """Exact (Fraction) on constant segments, float inside ramps."""
@@ -123,8 +122,12 @@ class TempoMap:
 
     def frame_at(self, beat: Fraction | int) -> int:
         """The sample on which ``beat`` falls: ``round(seconds * sample_rate)``."""
-        t = self.seconds_at(beat) * self.sample_rate
-        return round(t) if isinstance(t, Fraction) else int(round(t))
+        frame = self._frames.get(beat)
+        if frame is None:
+            t = self.seconds_at(beat) * self.sample_rate
+            frame = round(t) if isinstance(t, Fraction) else int(round(t))
+            self._frames[beat] = frame
+        return frame
 
     def bpm_at(self, beat: Fraction | int) -> float:
         beat = Fraction(beat)
@@ -132,11 +135,7 @@ class TempoMap:
 
     def beat_at_seconds(self, seconds: float) -> float:
         """The (float) beat sounding at ``seconds``."""
-        seg = self.segments[0]
-        for candidate in self.segments[1:]:
-            if float(candidate.start_seconds) > seconds:
-                break
-            seg = candidate
+        seg = self.segments[max(0, bisect.bisect_right(self._start_seconds, seconds) - 1)]
         return seg.beat_at(seconds)
 
     def beat_at_frame(self, frame: int) -> float:
