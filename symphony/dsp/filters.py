@@ -354,7 +354,7 @@ def _param_array(name: str, value, default: float, channels: int, n: int) -> np.
         arr = arr.reshape(1, 1)
     elif arr.ndim == 1:
         arr = arr.reshape(1, -1)
-    if arr.ndim != 2 or arr.shape[0] not in (1, channels) or arr.shape[1] != n:
+    if arr.ndim != 2 or arr.shape[0] not in (1, channels) or arr.shape[1] not in (1, n):
         raise ParameterError(
             f"{name} must be a float or an array of shape ({channels}, {n}), (1, {n}) or ({n},); "
             f"got shape {np.shape(value)}")
@@ -543,16 +543,24 @@ class LadderFilter(_Settable):
         """Clear the four one-pole integrator states."""
         self._state = np.zeros((self.channels, 4))
 
+    def reset_rows(self, rows) -> None:
+        """Clear the state of some channels only (a voice of a filter bank starts a note)."""
+        self._state[np.asarray(rows, dtype=np.int64)] = 0.0
+
     def process(self, x: np.ndarray, *, cutoff_hz: float | np.ndarray | None = None,
-                resonance: float | np.ndarray | None = None) -> np.ndarray:
+                resonance: float | np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
         """Filter ``x``.
 
         Parameters
         ----------
-        x : ndarray, shape (channels, n)
-        cutoff_hz : None, float or ndarray (channels, n) / (1, n) / (n,)
-            None = the ``set()`` value; clamped to [10 Hz, 0.49 * sample_rate] per sample.
+        x : ndarray, shape (channels, n), or (len(rows), n) with ``rows``
+        cutoff_hz : None, float or ndarray (channels, n) / (channels, 1) / (1, n) / (n,)
+            None = the ``set()`` value; ``(channels, 1)`` = a constant per channel;
+            clamped to [10 Hz, 0.49 * sample_rate] per sample.
         resonance : None, float or ndarray, as ``cutoff_hz``; clamped to [0, 1.2].
+        rows : int array, optional
+            Process only these channels of the bank (``x`` and per-channel parameters
+            then have ``len(rows)`` rows); the other channels keep their state.
 
         Returns
         -------
@@ -563,13 +571,21 @@ class LadderFilter(_Settable):
         ParameterError
             On a wrong shape or non-finite parameter values.
         """
-        x = _check_input(x, self.channels)
-        n = x.shape[1]
-        c = _scalar_or_array("cutoff_hz", cutoff_hz, self.cutoff_hz, self.channels, n)
-        r = _scalar_or_array("resonance", resonance, self.resonance, self.channels, n)
+        if rows is None:
+            x = _check_input(x, self.channels)
+            state = self._state
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            x = _check_input(x, rows.size)
+            state = self._state[rows]
+        channels, n = x.shape
+        c = _scalar_or_array("cutoff_hz", cutoff_hz, self.cutoff_hz, channels, n)
+        r = _scalar_or_array("resonance", resonance, self.resonance, channels, n)
         out = np.empty_like(x)
-        if n:
-            _ladder_kernel(x, c, r, self.drive, float(self.sample_rate), self._state, out)
+        if n and channels:
+            _ladder_kernel(x, c, r, self.drive, float(self.sample_rate), state, out)
+            if rows is not None:
+                self._state[rows] = state
         return out
 
 

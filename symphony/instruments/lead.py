@@ -117,8 +117,8 @@ class PolyLead(PolyInstrument):
         self._osc2 = BandlimitedOscillator(sr, voices=v, waveform=w2)
         self._pw1 = p["pulse_width"] if p["waveform"] == "pulse" else 0.5
         self._pw2 = p["pulse_width"] if w2 == "pulse" else 0.5
-        self._filters = [LadderFilter(sr, channels=1, cutoff_hz=1000.0, resonance=p["resonance"])
-                         for _ in range(v)]
+        # one ladder per voice, as one bank: the kernel runs the sounding voices together
+        self._ladder = LadderFilter(sr, channels=v, cutoff_hz=1000.0, resonance=p["resonance"])
         self._ratio2 = 2.0 ** (p["detune_cents"] / 1200.0)
         self._mix2 = p["osc2_level"]
         # input gain into the ladder's tanh: 0.05 (clean, peaks near -26 dBFS) .. 2 (saturating)
@@ -132,8 +132,7 @@ class PolyLead(PolyInstrument):
     def _reset_dsp(self) -> None:
         self._osc1.reset()
         self._osc2.reset()
-        for f in self._filters:
-            f.reset()
+        self._ladder.reset()
         self._f0 = np.full(self.voices, 100.0)
         self._base_cutoff = np.full(self.voices, 1000.0)
         self._env_depth = np.zeros(self.voices)
@@ -147,7 +146,7 @@ class PolyLead(PolyInstrument):
         # line up their waveform peaks
         self._osc1.reset_phase(slot, (0.618034 * slot) % 1.0)
         self._osc2.reset_phase(slot, (0.618034 * slot + 0.25) % 1.0)
-        self._filters[slot].reset()
+        self._ladder.reset_rows([slot])
         self._base_cutoff[slot] = p["cutoff_hz"] * (f0 / 261.63) ** p["key_track"]
         self._env_depth[slot] = self._env_octaves * (0.4 + 0.6 * velocity)
         self._gain[slot] = self._level * velocity
@@ -175,10 +174,10 @@ class PolyLead(PolyInstrument):
         # cutoff in octaves above the key-tracked base, per active slot and sample
         cut = self._base_cutoff[active, None] * np.exp2(self._env_depth[active, None] * fenv[active])
         np.clip(cut, 20.0, self._hi, out=cut)
-        mono = np.zeros(n)
-        for j, slot in enumerate(active):
-            y = self._filters[slot].process(x[slot:slot + 1], cutoff_hz=_cutoff_arg(cut[j]))
-            mono += y[0] * (amp[slot] * self._gain[slot])
+        if (cut == cut[:, :1]).all():  # every sounding voice holds its cutoff: hoisted coefficients
+            cut = cut[:, :1]
+        y = self._ladder.process(x[active], cutoff_hz=cut, rows=active)
+        mono = np.einsum("vn,vn->n", y, amp[active] * self._gain[active, None])
         out[0] = mono * math.sqrt(0.5)
         out[1] = out[0]
         return out

@@ -724,3 +724,27 @@ def test_svf_shared_cutoff_path_equals_per_channel_path(mode):
     per_channel = StateVariableFilter(48000, channels=3, mode=mode, q=2.0).process(
         x, cutoff_hz=np.tile(cut, (3, 1)))
     np.testing.assert_array_equal(shared, per_channel)
+
+
+def test_ladder_rows_process_a_subset_of_the_bank():
+    """A bank processed row by row (rows=) equals separate one-channel ladders, and the
+    rows it does not touch keep their state; reset_rows clears only the named rows."""
+    rng = np.random.default_rng(5)
+    n = 700
+    x = rng.standard_normal((4, n)) * 0.3
+    cut = 300.0 * 2.0 ** (4.0 * rng.random((4, n)))
+    bank = LadderFilter(44100, channels=4, resonance=0.8)
+    singles = [LadderFilter(44100, channels=1, resonance=0.8) for _ in range(4)]
+    rows = np.array([0, 2, 3])
+    got = bank.process(x[rows], cutoff_hz=cut[rows], rows=rows)
+    for j, r in enumerate(rows):
+        np.testing.assert_array_equal(got[j], singles[r].process(x[r:r + 1], cutoff_hz=cut[r:r + 1])[0])
+    assert np.all(bank._state[1] == 0.0) and np.any(bank._state[0] != 0.0)
+    bank.reset_rows([2])
+    assert np.all(bank._state[2] == 0.0) and np.any(bank._state[3] != 0.0)
+    # per-row constant cutoffs, shape (rows, 1), equal per-row floats
+    const = np.array([[500.0], [2000.0], [8000.0]])
+    a = LadderFilter(44100, channels=3, resonance=0.5).process(x[:3], cutoff_hz=const)
+    for j in range(3):
+        b = LadderFilter(44100, channels=1, resonance=0.5).process(x[j:j + 1], cutoff_hz=float(const[j, 0]))
+        np.testing.assert_array_equal(a[j], b[0])
