@@ -5,7 +5,10 @@
 # server (jackd2) and the benchmarks need Csound; they are added here as they land.
 set -euo pipefail
 
-PACKAGES=()
+PACKAGES=(libchromaprint-tools jackd2)
+# `install-system-deps.sh bench` installs the benchmark's packages (benchmarks/bench.py) instead.
+BENCH_PACKAGES=(csound jackd2)
+[ "${1:-}" = "bench" ] && PACKAGES=("${BENCH_PACKAGES[@]}")
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

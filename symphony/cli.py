@@ -6,6 +6,7 @@ Exit status: 0 success, 1 render failure, 2 bad input (score or option), 130 int
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -14,7 +15,8 @@ from pathlib import Path
 import click
 
 from symphony import __version__
-from symphony.errors import ParameterError, RenderError, ScoreError
+from symphony.errors import ParameterError, RenderError, ScoreError, SymphonyError
+from symphony.limits import MAX_MINUTES, MAX_VOICES, LimitError, Limits
 
 EXIT_RENDER_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -42,13 +44,32 @@ def _guarded(fn):
             return fn(*args, **kwargs)
         except ScoreError as exc:
             _fail(exc.format(), EXIT_BAD_INPUT)
+        except LimitError as exc:
+            _fail(exc.format(), EXIT_BAD_INPUT)
         except ParameterError as exc:
             _fail(f"error: {exc}", EXIT_BAD_INPUT)
         except RenderError as exc:
             _fail(f"error: {exc}", EXIT_RENDER_FAILED)
+        except SymphonyError as exc:  # any other deliberate failure (e.g. live playback lost its renderer)
+            _fail(f"error: {exc}", EXIT_RENDER_FAILED)
         except KeyboardInterrupt:
             _fail("interrupted: no file was written; any previous render is intact", EXIT_INTERRUPTED)
     return wrapper
+
+
+def _limit_options(fn):
+    """``--max-minutes``, ``--max-voices`` and ``--allow-large`` (see symphony.limits)."""
+    fn = click.option("--allow-large", is_flag=True,
+                      help="Lift every render limit (duration, voices, memory, time).")(fn)
+    fn = click.option("--max-voices", type=click.IntRange(1), default=MAX_VOICES, show_default=True,
+                      help="Refuse scores whose sections sum to more voices.")(fn)
+    fn = click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=MAX_MINUTES,
+                      show_default=True, help="Refuse renders longer than this (audio minutes).")(fn)
+    return fn
+
+
+def _limits(max_minutes: float, max_voices: int, allow_large: bool) -> Limits:
+    return Limits.unlimited() if allow_large else Limits(max_minutes=max_minutes, max_voices=max_voices)
 
 
 def _format_duration(seconds: float) -> str:
@@ -67,13 +88,17 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_limit_options
 @_guarded
-def check(scores: tuple[str, ...]) -> None:
-    """Validate score files and print a one-line summary of each."""
+def check(scores: tuple[str, ...], max_minutes: float, max_voices: int, allow_large: bool) -> None:
+    """Validate score files (and the render limits) and print a one-line summary of each."""
     from symphony.conductor import Conductor
+    from symphony.limits import check_limits
 
+    limits = _limits(max_minutes, max_voices, allow_large)
     for path in scores:
         score = _load(path)
+        check_limits(score, limits)
         conductor = Conductor(score)
         click.echo(f"{path}: ok - {score.number:02d} \"{score.title}\", {score.n_bars} bars, "
                    f"{_format_duration(conductor.duration_seconds)}, {len(score.sections)} sections "
@@ -121,9 +146,13 @@ def info(score_path: str) -> None:
 
 
 @main.command()
-@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("scores", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-o", "--out-dir", default="renders", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the rendered files.")
+@click.option("--album", is_flag=True,
+              help="Also join the chapter scores (NN-name.toml) into OUT_DIR/album.<format>, each "
+                   "mastered to --lufs (default -14) unless its score sets its own target. "
+                   "Without SCORES: the chapters in scores/.")
 @click.option("--format", "fmt", type=click.Choice(["wav", "flac"]), default="wav", show_default=True)
 @click.option("--sr", "sample_rate", type=click.Choice(["44100", "48000", "96000", "22050", "88200"]),
               default=None, help="Output sample rate [default: the score's].")
@@ -137,27 +166,52 @@ def info(score_path: str) -> None:
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Render this many scores in parallel processes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@_limit_options
 @_guarded
-def render(scores, out_dir, fmt, sample_rate, bits, lufs, stems, seed, block_size, jobs, as_json) -> None:
-    """Render score files to audio files in OUT_DIR (atomically)."""
+def render(scores, out_dir, album, fmt, sample_rate, bits, lufs, stems, seed, block_size, jobs, as_json,
+           max_minutes, max_voices, allow_large) -> None:
+    """Render score files to audio files in OUT_DIR (atomically); --album joins the chapters."""
+    from symphony import album as albums
+    from symphony.limits import check_disk_space, check_limits
     from symphony.render import RenderSettings
 
+    if not scores:
+        if not album:
+            raise click.UsageError("give the score files to render, or --album for the chapters in scores/")
+        scores = tuple(str(p) for p in albums.chapter_scores("scores"))
     settings = RenderSettings(sample_rate=int(sample_rate) if sample_rate else None, format=fmt,
                               bits=int(bits), lufs=lufs, stems=stems, block_size=block_size, seed=seed)
-    # Validate every score before rendering any, so one typo does not cost a long render.
-    for path in scores:
-        _load(path)
+    limits = _limits(max_minutes, max_voices, allow_large)
+    # Validate every score (and what its render needs) before rendering any, so one typo or
+    # one absurd size does not cost a long render.
+    estimates, per_score = [], []
+    chapters = [albums.CHAPTER_FILE.match(Path(p).name) is not None for p in scores] if album else []
+    for k, path in enumerate(scores):
+        score = _load(path)
+        own = settings
+        if album and chapters[k]:  # a chapter: the album's loudness target unless its score sets one
+            own = albums.chapter_settings(score, settings, lufs if lufs is not None else albums.DEFAULT_TARGET_LUFS)
+        per_score.append(own)
+        estimates.append(check_limits(score, limits, sample_rate=own.sample_rate,
+                                      block_size=block_size, stems=stems, bits=own.bits, lufs=own.lufs))
+    if album and not any(chapters):
+        raise ParameterError("--album needs chapter scores named NN-name.toml (01-..., 02-...)")
+    for path, est in zip(scores, estimates):
+        check_disk_space(est, out_dir, path=path)
     _install_sigterm()
     jobs = min(jobs, len(scores))
     show_progress = jobs == 1 and sys.stderr.isatty()
     if jobs == 1:
-        summaries = [_render_one(path, out_dir, settings, show_progress) for path in scores]
+        summaries = [_render_one(path, out_dir, own, show_progress) for path, own in zip(scores, per_score)]
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            summaries = list(pool.map(_render_one, scores, [out_dir] * len(scores),
-                                      [settings] * len(scores), [False] * len(scores)))
+        summaries = _render_parallel(scores, out_dir, per_score, jobs)
     for summary in summaries:
         click.echo(summary.to_json() if as_json else summary.format())
+    if album:
+        joined = [s for s, is_chapter in zip(summaries, chapters) if is_chapter]
+        target = Path(out_dir) / f"album.{settings.format}"
+        duration = albums.join_album([Path(s.path) for s in joined], target, settings)
+        click.echo(albums.AlbumSummary(str(target), joined, duration).format())
 
 
 def _render_one(path: str, out_dir: str, settings, show_progress: bool):
@@ -182,6 +236,48 @@ def _render_one(path: str, out_dir: str, settings, show_progress: bool):
             bar.__exit__(None, None, None)
 
     return render_score(score, target, settings, progress=progress)
+
+
+def _render_parallel(scores, out_dir, settings: list, jobs: int) -> list:
+    """Render in worker processes (``settings`` per score); on Ctrl-C/SIGTERM stop the workers
+    (they clean up) and re-raise."""
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker)
+    futures = []
+    try:
+        futures = [pool.submit(_render_in_worker, path, out_dir, own) for path, own in zip(scores, settings)]
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        for f in futures:
+            f.cancel()
+        for child in multiprocessing.active_children():  # SIGTERM: a busy worker cleans up and stops
+            child.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Whether this worker process is rendering (a signal then interrupts the render so that its
+#: temporary files are removed; an idle worker just exits). Per process, set only in workers.
+_WORKER_BUSY = [False]
+
+
+def _init_worker() -> None:
+    def handler(signum, frame):
+        if _WORKER_BUSY[0]:
+            raise KeyboardInterrupt
+        os._exit(EXIT_INTERRUPTED)  # idle: nothing to clean up, no traceback
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _render_in_worker(path: str, out_dir: str, settings):
+    _WORKER_BUSY[0] = True
+    try:
+        return _render_one(path, out_dir, settings, False)
+    finally:
+        _WORKER_BUSY[0] = False
 
 
 def _install_sigterm() -> None:
@@ -221,7 +317,8 @@ def instruments(name: str | None) -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path())
 @click.option("-o", "--out", type=click.Path(), default=None,
-              help="Output .fp file (one input) or folder [default: next to each input].")
+              help="Output .fp file (one input) or folder [default: next to each audio input; "
+                   "renders/ for scores].")
 @click.option("--stems", is_flag=True, help="For a score: also fingerprint each stem into <out>.stems/.")
 @click.option("--score", "score_path", type=click.Path(dir_okay=False), default=None,
               help="Score of the audio, so reports can say bar:beat.")
@@ -236,8 +333,9 @@ def fingerprint(inputs, out, stems, score_path, update_golden, golden_dir) -> No
     if update_golden:
         written = update_goldens(inputs or sorted(str(p) for p in Path("scores").glob("*.toml")), golden_dir)
     else:
-        written = fingerprint_inputs(inputs, out=out, stems=stems, score_path=score_path,
-                                     command="symphony fingerprint " + " ".join(sys.argv[2:]))
+        command = " ".join(["symphony fingerprint", *inputs, *(["-o", out] if out else []),
+                            *(["--stems"] if stems else []), *(["--score", score_path] if score_path else [])])
+        written = fingerprint_inputs(inputs, out=out, stems=stems, score_path=score_path, command=command)
     for path in written:
         click.echo(str(path))
 
@@ -248,13 +346,18 @@ def fingerprint(inputs, out, stems, score_path, update_golden, golden_dir) -> No
 @click.option("--stems", is_flag=True, help="A and B are folders of stems; compare them section by section.")
 @click.option("--score", "score_path", type=click.Path(dir_okay=False), default=None,
               help="Label times with bar:beat of this score.")
+@click.option("--ignore-level", is_flag=True,
+              help="Ignore one overall gain difference (a render normalized to the score's LUFS target "
+                   "against the un-normalized goldens).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_guarded
-def compare(a, b, stems, score_path, as_json) -> None:
+def compare(a, b, stems, score_path, ignore_level, as_json) -> None:
     """Compare two renders (wav/flac/.fp/score): exit 0 same music, 1 differs (report), 2 bad input."""
+    from symphony.fingerprint.compare import Tolerances
     from symphony.fingerprint.report import compare_paths, format_comparison, to_json
 
-    result = compare_paths(a, b, stems=stems, score_path=score_path)
+    result = compare_paths(a, b, stems=stems, score_path=score_path,
+                           tolerances=Tolerances(ignore_level=ignore_level))
     if as_json:
         click.echo(to_json(result))
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Mapping
 
 import numpy as np
@@ -145,6 +146,8 @@ class Orchestra:
     def __init__(self, score: Score, sample_rate: int, tempo_map: TempoMap, *,
                  instruments: Mapping[str, type], effects: Mapping[str, type], seed: int) -> None:
         self.sample_rate = int(sample_rate)
+        self._score = score  # for fault messages in bar:beat
+        self._tempo_map = tempo_map
         bus_index = {bus.name: i for i, bus in enumerate(score.buses)}
         self.bus_names = tuple(bus.name for bus in score.buses)
         self.buses = []
@@ -231,9 +234,8 @@ class Orchestra:
             np.multiply(block[0], expr * strip.gain_left, out=out[0])
             np.multiply(block[1], expr * strip.gain_right, out=out[1])
             if not np.isfinite(out).all():
-                raise RenderError(
-                    f"section '{strip.section.name}' ({strip.section.instrument}) produced NaN or "
-                    f"Inf near frame {start_frame}; parameters: {dict(strip.section.params)}")
+                raise self._fault(f"section '{strip.section.name}' ({strip.section.instrument})", out,
+                                  start_frame, strip.instrument, strip.section.params)
             faded.append(out)
         for i, strip in enumerate(self.strips):
             out = faded[i]
@@ -246,6 +248,9 @@ class Orchestra:
                 else:
                     key = faded[strip.sidechain]
                     out = strip.compressor.process(signal, key if key is not None else np.zeros((2, n)))
+                if not np.isfinite(out).all():
+                    raise self._fault(f"section '{strip.section.name}' (compressor)", out, start_frame,
+                                      strip.compressor, strip.section.compressor or {})
             if out is None:
                 continue
             mix += out
@@ -255,10 +260,36 @@ class Orchestra:
                 stem_out[i] = out
         for j, (effect, gain) in enumerate(zip(self.buses, self.bus_gains)):
             wet = effect.process(self._bus_in[j], start_frame) * gain
+            if not np.isfinite(wet).all():
+                bus = self._score.buses[j]
+                raise self._fault(f"bus '{bus.name}' ({bus.effect})", wet, start_frame,
+                                  getattr(effect, "effect", effect), bus.params)
             mix += wet
             if stem_out is not None:
                 stem_out[len(self.strips) + j] = wet
         return mix, stem_out
+
+    def _fault(self, what: str, block: np.ndarray, start_frame: int, processor: object,
+               declared: Mapping) -> RenderError:
+        """A NaN/Inf found in ``block``: name where (bar:beat, seconds, frame) and the parameters."""
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=0))
+        frame = start_frame + int(bad[0])
+        value = block[:, bad[0]]
+        value = value[~np.isfinite(value)][0]
+        seconds = frame / self.sample_rate
+        beat = Fraction(self._tempo_map.beat_at_seconds(seconds)).limit_denominator(960)
+        bar, in_bar = self._score.beat_to_bar(beat)
+        params = getattr(processor, "params", None)
+        if not isinstance(params, Mapping):
+            params = getattr(processor, "_values", None)
+        values = dict(params) if isinstance(params, Mapping) else dict(declared)
+        shown = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"
+                          for k, v in values.items()) or "(defaults)"
+        set_in_score = ", ".join(sorted(declared)) or "none"
+        return RenderError(
+            f"{self._score.path}: {what} produced {value} at bar {bar} beat {float(in_bar):g} "
+            f"({seconds:.3f} s, frame {frame}); parameters: {shown} (set in the score: {set_in_score}); "
+            f"nothing was written; change these parameters or report the instrument as a bug")
 
     @property
     def stem_names(self) -> tuple[str, ...]:

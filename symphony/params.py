@@ -8,6 +8,7 @@ the validator a :class:`Catalog`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -29,6 +30,8 @@ class Param:
     high: float | None = None
     doc: str = ""
     choices: tuple[str, ...] = ()
+    #: Values allowed besides ``[low, high]``, e.g. ``(0.0,)`` for "0 = the preset's value".
+    special: tuple[float, ...] = ()
 
     def check(self, value: object) -> float | str:
         """Return the validated value or raise ``ValueError`` saying what is allowed."""
@@ -39,8 +42,13 @@ class Param:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{self.name} must be a number, got {value!r}")
         v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{self.name} must be a finite number, got {value!r}")
+        if v in self.special:
+            return v
         if self.low is not None and v < self.low or self.high is not None and v > self.high:
-            raise ValueError(f"{self.name} must be in [{self.low}, {self.high}], got {value!r}")
+            also = "".join(f" or {x:g}" for x in self.special)
+            raise ValueError(f"{self.name} must be in [{self.low}, {self.high}]{also}, got {value!r}")
         return v
 
     def describe(self) -> str:
@@ -48,7 +56,7 @@ class Param:
         if self.choices:
             rng = "{" + "|".join(self.choices) + "}"
         else:
-            rng = f"[{self.low:g}, {self.high:g}]"
+            rng = f"[{self.low:g}, {self.high:g}]" + "".join(f" or {x:g}" for x in self.special)
         default = self.default if isinstance(self.default, str) else f"{self.default:g}"
         return f"{self.name:<18} {rng:<28} default {default:<10} {self.doc}"
 

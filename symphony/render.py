@@ -127,9 +127,41 @@ def output_path(score_path: str | os.PathLike, out_dir: str | os.PathLike, fmt: 
     >>> output_path("scores/01-masters.toml", "renders").as_posix()
     'renders/01-masters.wav'
     """
-    stem = Path(score_path).stem
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "score"
-    return Path(out_dir) / f"{safe}.{fmt}"
+    return Path(out_dir) / f"{safe_name(Path(score_path).stem, 'score')}.{fmt}"
+
+
+#: Longest file-name stem we derive (leaves room for ``.<name>.XXXXXXXX.part`` under 255 bytes).
+MAX_NAME_CHARS = 120
+
+
+def safe_name(text: str, fallback: str = "untitled") -> str:
+    """A file-name stem from arbitrary text: ASCII letters, digits, ``.``, ``_``, ``-`` only.
+
+    Runs of anything else (``/``, ``..``, spaces, control characters, non-ASCII) become one
+    ``-``; leading/trailing dots and dashes are stripped (no hidden files, no ``..``, no
+    option-like names); at most ``MAX_NAME_CHARS`` characters; empty -> ``fallback``.
+
+    Examples
+    --------
+    >>> safe_name("../../etc/pa ss*wd")
+    'etc-pa-ss-wd'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text))
+    safe = re.sub(r"\.{2,}", ".", safe).strip(".-")[:MAX_NAME_CHARS].rstrip(".-")
+    return safe or fallback
+
+
+def _stem_file_names(names) -> list[str]:
+    """Safe, unique file-name stems for stems named after sections and buses."""
+    out: list[str] = []
+    for name in names:
+        base = candidate = safe_name(name, "stem")
+        k = 2
+        while candidate.lower() in (o.lower() for o in out):
+            candidate = f"{base}-{k}"
+            k += 1
+        out.append(candidate)
+    return out
 
 
 def content_hash(score: Score, settings: RenderSettings, sample_rate: int, seed: int) -> str:
@@ -280,9 +312,16 @@ def render_score(score: Score, out_path: str | os.PathLike, settings: RenderSett
         except OSError as exc:
             raise RenderError(f"cannot write {out_path}: {exc.strerror or exc}; "
                               f"check that the folder exists, is writable and has free space") from exc
+        except sf.SoundFileError as exc:  # libsndfile reports ENOSPC/EIO as "System error."
+            raise RenderError(f"cannot write {out_path}: {_write_failure(out_path, exc)}; "
+                              f"nothing was written and any previous render is intact") from exc
         files.commit()
     finally:
-        files.cleanup()
+        try:
+            files.cleanup()
+        except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM during cleanup: finish cleaning first
+            files.cleanup()
+            raise
     elapsed = time.perf_counter() - started
     summary.render_seconds = elapsed
     summary.realtime_factor = summary.duration_seconds / elapsed if elapsed > 0 else float("inf")
@@ -290,11 +329,23 @@ def render_score(score: Score, out_path: str | os.PathLike, settings: RenderSett
     return summary
 
 
+def _write_failure(out_path: Path, exc: Exception) -> str:
+    """Why libsndfile failed, in words: it does not keep errno, so look at the free space."""
+    try:
+        free = shutil.disk_usage(out_path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < 1024 * 1024:
+        return f"the disk is full ({free} bytes free in {out_path.parent}); free some space or choose " \
+               f"another --out-dir"
+    return f"{exc}".strip() or type(exc).__name__
+
+
 def _render(conductor: Conductor, score: Score, out_path: Path, settings: RenderSettings,
             sample_rate: int, seed: int, target_lufs: float | None, files: _AtomicFiles,
             comment: str, progress: ProgressFn | None) -> RenderSummary:
     total = conductor.n_frames
-    stem_names = conductor.orchestra.stem_names
+    stem_names = _stem_file_names(conductor.orchestra.stem_names)  # section names are free text
     stems_dir = out_path.with_name(out_path.stem + ".stems")
     quantize = _Quantizer(settings.bits, np.random.default_rng([seed, 0x5EED]))
     title = f"{score.number:02d} {score.title}"

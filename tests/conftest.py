@@ -15,6 +15,9 @@ def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true", default=False,
                      help="Rewrite tests/golden/* from the current code (commit them with the change "
                           "that explains them).")
+    parser.addoption("--fuzz-long", action="store_true", default=False,
+                     help="Run the fuzz tests of tests/faults with the long hypothesis profile "
+                          "(thousands of examples; see docs/reliability.md).")
 
 
 @pytest.fixture

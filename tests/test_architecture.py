@@ -22,8 +22,8 @@ ALLOWED = {
 }
 ONLY_IN = {  # third-party module -> the only files that may import it
     "click": {"symphony/cli.py"},
-    "pyo": {"symphony/live.py"},
-    "soundfile": {"symphony/render.py", "symphony/album.py", "symphony/fingerprint", "symphony/live.py",
+    "pyo": {"symphony/live.py", "symphony/live"},
+    "soundfile": {"symphony/render.py", "symphony/album.py", "symphony/fingerprint", "symphony/live.py", "symphony/live",
                   "symphony/plot.py", "symphony/measure.py"},
     "matplotlib": {"symphony/plot.py"},
 }

@@ -19,6 +19,7 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
+from symphony.errors import ParameterError
 from symphony.params import Param, Spec
 
 
@@ -52,10 +53,13 @@ class Instrument:
                  rng: np.random.Generator | None = None, voices: int | None = None) -> None:
         self.sample_rate = int(sample_rate)
         given = dict(params or {})
-        self.params: dict[str, float | str] = {p.name: p.check(given.pop(p.name, p.default))
-                                               for p in self.PARAMS}
+        try:
+            self.params: dict[str, float | str] = {p.name: p.check(given.pop(p.name, p.default))
+                                                   for p in self.PARAMS}
+        except ValueError as exc:  # Param.check says which parameter and what is allowed
+            raise ParameterError(f"{self.NAME}: {exc}") from None
         if given:
-            raise ValueError(f"unknown parameter(s) for {self.NAME}: {', '.join(sorted(given))}")
+            raise ParameterError(f"unknown parameter(s) for {self.NAME}: {', '.join(sorted(given))}")
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.voices = int(voices or self.DEFAULT_VOICES)
 

@@ -34,7 +34,6 @@ import numpy as np
 
 from symphony.dsp.base import midi_to_hz
 from symphony.dsp.envelopes import AdsrEnvelope
-from symphony.errors import ParameterError
 from symphony.instruments import register
 from symphony.instruments.poly import MIN_ATTACK_MS, MIN_RELEASE_MS, PolyInstrument
 from symphony.params import Param
@@ -247,9 +246,9 @@ class FmSynth(PolyInstrument):
         Param("algorithm", "preset", choices=("preset",) + tuple(ALGORITHMS),
               doc="operator connection (preset = the preset's)"),
         Param("index", 1.0, 0.0, 20.0, doc="multiplier of the preset's modulation indices"),
-        Param("ratio_2", 0.0, 0.0, 16.0, doc="operator 2 frequency ratio, 0.25..16 (0 = preset)"),
-        Param("ratio_3", 0.0, 0.0, 16.0, doc="operator 3 frequency ratio, 0.25..16 (0 = preset)"),
-        Param("ratio_4", 0.0, 0.0, 16.0, doc="operator 4 frequency ratio, 0.25..16 (0 = preset)"),
+        Param("ratio_2", 0.0, 0.25, 16.0, doc="operator 2 frequency ratio (0 = preset)", special=(0.0,)),
+        Param("ratio_3", 0.0, 0.25, 16.0, doc="operator 3 frequency ratio (0 = preset)", special=(0.0,)),
+        Param("ratio_4", 0.0, 0.25, 16.0, doc="operator 4 frequency ratio (0 = preset)", special=(0.0,)),
         Param("feedback", 0.0, 0.0, 1.0, doc="added operator 4 self-modulation (1 = 1.6 rad)"),
         Param("attack_ms", 0.0, 0.0, 5000.0, doc="carrier attack, ms (0 = preset; others scale along)"),
         Param("decay_ms", 0.0, 0.0, 20000.0, doc="carrier decay to -60 dB, ms (0 = preset; 10 ms minimum)"),
@@ -273,9 +272,7 @@ class FmSynth(PolyInstrument):
         ops = [dict(op) for op in preset["ops"]]
         for j in (2, 3, 4):
             r = p[f"ratio_{j}"]
-            if r:
-                if r < 0.25:
-                    raise ParameterError(f"ratio_{j} must be 0 (preset) or in [0.25, 16], got {r!r}")
+            if r:  # 0 = the preset's ratio (Param.special); others are in [0.25, 16]
                 ops[j - 1]["ratio"] = r
         for key, name, floor in (("attack_ms", "attack_ms", 0.0), ("decay_ms", "decay_ms", 10.0),
                                  ("release_ms", "release_ms", 10.0)):

@@ -9,6 +9,7 @@ one run reports every defect.
 from __future__ import annotations
 
 import difflib
+import math
 from fractions import Fraction
 from typing import Any, Iterable
 
@@ -97,6 +98,10 @@ class Checker:
             return default
         if kind == "number":
             value = float(value)
+            if not math.isfinite(value):  # TOML's nan/inf: NaN would pass every range check
+                self.error(kp, f"{key} must be a finite number, got {value!r}",
+                           f"write a number, e.g. {key} = {example or _example(kind, low, high)}")
+                return default
         if low is not None and value < low or high is not None and value > high:
             self.error(kp, f"{key} must be in {low:g}..{high:g}{unit}, got {value!r}",
                        f"use a value between {low:g} and {high:g}")

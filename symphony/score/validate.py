@@ -123,7 +123,8 @@ def _params(c: Checker, table: dict, kp: tuple, spec: Spec, skip: tuple[str, ...
             out[k] = p.check(v)
         except ValueError as e:
             hint = (f"{k} takes one of {', '.join(p.choices)}" if p.choices
-                    else f"{k} is in [{p.low:g}, {p.high:g}] (default {p.default})")
+                    else f"{k} is in [{p.low:g}, {p.high:g}]" + "".join(f" or {x:g}" for x in p.special)
+                    + f" (default {p.default})")
             c.error(kp + (k,), f"{e} (in {what} '{spec.name}')", hint)
     return out
 

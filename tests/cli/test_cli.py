@@ -98,3 +98,22 @@ def test_measure_reports_loudness_and_clicks(tmp_path):
     assert len(lines) == 1 + 6  # the mix and six stems
     assert "LUFS" in lines[0] and "true peak" in lines[0] and "0 clipped" in lines[0]
     assert run("measure", tmp_path / "07-test.toml").exit_code == 2  # not audio
+
+
+def test_render_album_joins_the_chapters(tmp_path):
+    first = write_score(tmp_path, SMALL_SCORE, "01-first.toml")
+    second = write_score(tmp_path, SMALL_SCORE.replace("seed = 1927", "seed = 5"), "02-second.toml")
+    extra = write_score(tmp_path, SMALL_SCORE, "sketch.toml")  # rendered, not joined
+    out = tmp_path / "renders"
+    result = run("render", "--album", first, second, extra, "--out-dir", out, "--lufs", "-16")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["01-first.wav", "02-second.wav", "album.wav", "sketch.wav"]
+    assert "2 chapters" in result.output and "loudness spread" in result.output
+    import soundfile as sf
+    frames = sum(sf.info(out / name).frames for name in ("01-first.wav", "02-second.wav"))
+    assert sf.info(out / "album.wav").frames == frames + 3 * 22050  # one 3 s gap
+
+
+def test_render_without_scores_is_a_usage_error(tmp_path):
+    result = run("render", "--out-dir", tmp_path)
+    assert result.exit_code == 2 and "--album" in result.output
