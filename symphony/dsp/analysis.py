@@ -10,6 +10,11 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 
 
+#: Second differences below this are not judged (about 4 LSB of a 24-bit file): at the end of
+#: a decaying tail one quantization step against digital silence is no click.
+CLICK_FLOOR = 5e-7
+
+
 def click_ratio(x: np.ndarray, sample_rate: int, *, window_ms: float = 40.0,
                 guard_ms: float = 0.5) -> float:
     """Largest ratio of ``|second difference|`` at a sample to its neighbourhood's maximum.
@@ -48,7 +53,7 @@ def click_ratio(x: np.ndarray, sample_rate: int, *, window_ms: float = 40.0,
     i = np.arange(d2.size)
     before = m[i]                   # max of d2[i-w : i-g]
     after = m[i + g + w]            # max of d2[i+g : i+w]
-    floor = 1e-4 * max(np.abs(x).max(), 1e-12) * (2.0 * np.pi * 50.0 / sample_rate) ** 2 + 1e-12
+    floor = 1e-4 * max(np.abs(x).max(), 1e-12) * (2.0 * np.pi * 50.0 / sample_rate) ** 2 + CLICK_FLOOR
     return float(np.max(d2 / (np.maximum(before, after) + floor)))
 
 

@@ -427,7 +427,8 @@ def test_click_ratio_matches_brute_force(click_ratio):
     x[300] += 5.0
     d2 = np.abs(np.diff(x, 2))
     w, g = int(0.04 * sr), int(0.0005 * sr)
-    floor = 1e-4 * np.abs(x).max() * (2 * np.pi * 50.0 / sr) ** 2 + 1e-12
+    from symphony.dsp.analysis import CLICK_FLOOR
+    floor = 1e-4 * np.abs(x).max() * (2 * np.pi * 50.0 / sr) ** 2 + CLICK_FLOOR
     ratios = [d2[i] / (max(d2[max(0, i - w):max(0, i - g)].max(initial=0.0),
                            d2[i + g:i + w].max(initial=0.0)) + floor) for i in range(d2.size)]
     assert click_ratio(x, sr) == pytest.approx(max(ratios), rel=1e-12)
