@@ -22,6 +22,7 @@ import numpy as np
 
 from symphony.dsp.base import db_to_gain
 from symphony.dsp.dynamics import Compressor, TruePeakLimiter
+from symphony.dsp.filters import Biquad
 from symphony.errors import RenderError
 from symphony.score.model import Score, Section
 from symphony.spaces import SceneReverb
@@ -297,11 +298,22 @@ class Orchestra:
         return self.section_names + tuple(f"bus-{name}" for name in self.bus_names)
 
 
+#: Corner of the master's DC blocker (2nd-order Butterworth high-pass): -0.02 dB at 41 Hz.
+DC_BLOCK_HZ = 10.0
+
+
 class MasterChain:
-    """Master gain then true-peak limiting. Delays the signal by ``latency_frames``."""
+    """Master gain, DC blocker, true-peak limiting. Delays the signal by ``latency_frames``.
+
+    The DC blocker (Butterworth high-pass at ``DC_BLOCK_HZ``, RBJ cookbook) stands where an analog console's
+    output coupling would: nonlinear stages (a driven ladder, saturation) turn asymmetric
+    waveforms into a DC offset, which costs limiter headroom and shows as a bias. It runs
+    on every block, so it does not depend on which instruments were skipped while silent.
+    """
 
     def __init__(self, sample_rate: int, *, gain_db: float = 0.0, ceiling_dbtp: float = -1.0) -> None:
         self.gain = float(db_to_gain(gain_db))
+        self.dc_blocker = Biquad(sample_rate, channels=2, kind="highpass", freq_hz=DC_BLOCK_HZ, q=0.7071)
         self.limiter = TruePeakLimiter(sample_rate, channels=2, ceiling_dbtp=ceiling_dbtp)
 
     @property
@@ -309,7 +321,8 @@ class MasterChain:
         return int(self.limiter.latency_frames)
 
     def reset(self) -> None:
+        self.dc_blocker.reset()
         self.limiter.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return self.limiter.process(x * self.gain)
+        return self.limiter.process(self.dc_blocker.process(x * self.gain))

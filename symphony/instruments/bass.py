@@ -40,7 +40,7 @@ ENV_OCTAVES = 4.0
 ACCENT_OCTAVES = 2.0
 ENV_OCTAVES_MAX = ENV_OCTAVES + ACCENT_OCTAVES
 AMP_ATTACK_MS = 3.0
-AMP_RELEASE_MS = 20.0
+AMP_RELEASE_MS = 40.0  # two cycles even at 50 Hz: shorter releases click on low notes
 FILTER_ATTACK_MS = 1.0
 #: AdsrEnvelope's exponential decay passes -60 dB at its decay time; the sweep's
 #: ``decay_ms`` is its -20 dB (10 %) time, so the envelope segment is 3x longer.

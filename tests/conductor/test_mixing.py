@@ -62,3 +62,33 @@ def test_expression_fast_path_equals_interpolation():
         t = np.arange(start, start + n, dtype=float)
         slow = 10 ** (np.interp(t, curve._x, curve._y) / 20)
         np.testing.assert_allclose(np.broadcast_to(curve.gain(start, n), (n,)), slow, rtol=0, atol=1e-15)
+
+
+def test_master_chain_removes_dc_and_keeps_the_bass():
+    from symphony.orchestra import MasterChain
+
+    sr, period = 22050, 535  # 41.2 Hz (about E1, the lowest bass note), exactly periodic
+    t = np.arange(4 * sr)
+    tone = 0.3 * np.sin(2 * np.pi * t / period)
+    x = np.vstack([tone + 0.05, tone - 0.05])   # a DC offset of -26 dBFS on each channel
+    chain = MasterChain(sr, ceiling_dbtp=-1.0)
+    lat = chain.latency_frames
+    y = chain.process(np.concatenate([x, np.zeros((2, lat))], axis=1))[:, lat:]
+    window = slice(2 * sr, 2 * sr + 80 * period)  # whole periods: the tone's own mean is 0
+    settled = y[:, window]
+    assert np.abs(settled.mean(axis=1)).max() < 1e-4          # the offset is gone
+    gain = np.sqrt(np.mean(settled ** 2)) / np.sqrt(np.mean(tone[window] ** 2))
+    assert 20 * np.log10(gain) == pytest.approx(0.0, abs=0.05)  # 41 Hz passes (-0.02 dB)
+
+
+def test_acid_bass_release_on_a_low_note_is_click_free():
+    from symphony.dsp.analysis import click_ratio
+    from symphony.instruments.bass import AcidBass
+
+    sr = 48000
+    bass = AcidBass(sr, params={"cutoff_hz": 300.0, "resonance": 0.3, "env_mod": 0.3, "decay_ms": 400.0})
+    bass.note_on(1, 40.0, 0.64)  # E2 held, then released into silence
+    held = bass.process(sr)
+    bass.note_off(1)
+    y = np.concatenate([held, bass.process(sr // 2)], axis=1)[0]
+    assert click_ratio(y, sr) < 5.0
