@@ -408,5 +408,40 @@ def measure(audio: tuple[str, ...], as_json: bool) -> None:
                else "\n".join(r.format() for r in results))
 
 
+# --- live commands ---
+@main.command()
+@click.argument("score_path", metavar="SCORE", type=click.Path(dir_okay=False))
+@click.option("--from-bar", "from_bar", type=click.IntRange(1), default=None,
+              help="Start at this bar [default: 1, or the loop's first bar].")
+@click.option("--loop", "loop", metavar="FIRST-LAST", default=None, help="Repeat these bars, e.g. 17-32.")
+@click.option("--watch", is_flag=True, help="Reload the score when it is saved (switches at the next bar).")
+@click.option("--backend", type=click.Choice(["jack", "portaudio"]), default="jack", show_default=True)
+@click.option("--buffer", "buffer_size", type=click.IntRange(16, 4096), default=256, show_default=True,
+              help="Audio block in frames (JACK imposes its own period).")
+@click.option("--device", default=None,
+              help="PortAudio output device (name or index); JACK: port prefix [system:playback_].")
+@click.option("--record", type=click.Path(dir_okay=False), default=None,
+              help="Also write what is played to this float WAV.")
+@click.option("--seed", type=int, default=None, help="Override the score's seed.")
+@click.option("--osc-port", type=click.IntRange(0, 65535), default=9000, show_default=True,
+              help="UDP port for OSC control (0: none).")
+@click.option("--seconds", type=click.FloatRange(0, min_open=True), default=None,
+              help="Stop after this many seconds.")
+@_guarded
+def play(score_path, from_bar, loop, watch, backend, buffer_size, device, record, seed, osc_port,
+         seconds) -> None:
+    """Play a score live through pyo (JACK or PortAudio); keys: space, q, arrows."""
+    from symphony.live import PlaySettings, parse_loop, play as play_live
+
+    settings = PlaySettings(backend=backend, buffer_size=buffer_size, start_bar=from_bar,
+                            loop=parse_loop(loop), watch=watch, device=device, record=record,
+                            seed=seed, osc_port=osc_port or None)
+    _install_sigterm()
+    summary = play_live(score_path, settings, max_seconds=seconds)
+    click.echo(summary.format(), err=True)
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -81,6 +81,66 @@ def build_timeline(score: Score, tempo_map: TempoMap, *, start_frame: int = 0
     return timeline
 
 
+class SectionGains:
+    """Click-free per-section gains (live mute/solo): linear ramps of ``ramp_frames`` frames.
+
+    Applied by :meth:`Conductor.blocks` to each section's instrument output before the
+    mixer, so a muted section's bus sends go quiet too. Each gain moves toward its target
+    by ``1 / ramp_frames`` per frame and its position is carried across calls, so the
+    result does not depend on the block size. The instruments keep playing while muted,
+    so un-muting resumes mid-phrase.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Section names in the orchestra's order (``Orchestra.section_names``).
+    ramp_frames : int >= 1
+        Frames for a full 0 <-> 1 move.
+    """
+
+    def __init__(self, names, *, ramp_frames: int) -> None:
+        if ramp_frames < 1:
+            raise ValueError(f"ramp_frames must be >= 1, got {ramp_frames}")
+        self.names = tuple(names)
+        self.ramp_frames = int(ramp_frames)
+        self._index = {name: k for k, name in enumerate(self.names)}
+        self._current = np.ones(len(self.names))
+        self._target = np.ones(len(self.names))
+
+    def set_target(self, name: str, gain: float, *, immediate: bool = False) -> None:
+        """Move section ``name`` toward linear ``gain`` (0 = muted, 1 = as written).
+
+        ``immediate`` jumps there without a ramp (for a performance that has not started).
+        """
+        if name not in self._index:
+            raise KeyError(name)
+        self._target[self._index[name]] = float(gain)
+        if immediate:
+            self._current[self._index[name]] = float(gain)
+
+    def target(self, name: str) -> float:
+        return float(self._target[self._index[name]])
+
+    def apply(self, section_blocks: list, n: int) -> None:
+        """Scale ``section_blocks`` (list of (2, n) arrays or None) in place."""
+        step = 1.0 / self.ramp_frames
+        for k, block in enumerate(section_blocks):
+            cur, tgt = self._current[k], self._target[k]
+            if cur == tgt:
+                if cur == 1.0 or block is None:
+                    continue
+                if cur == 0.0:
+                    section_blocks[k] = None
+                else:
+                    block *= cur
+                continue
+            ramp = cur + np.copysign(step, tgt - cur) * np.arange(1, n + 1)
+            ramp = np.minimum(ramp, tgt) if tgt > cur else np.maximum(ramp, tgt)
+            self._current[k] = ramp[-1]
+            if block is not None:
+                block *= ramp
+
+
 class Conductor:
     """Presides over one performance of a score.
 
@@ -135,11 +195,13 @@ class Conductor:
         return self.n_frames / self.sample_rate
 
     def blocks(self, block_size: int = 1024, *, start_frame: int = 0, end_frame: int | None = None,
-               stems: bool = False) -> Iterator[Block]:
+               stems: bool = False, section_gains: "SectionGains | None" = None) -> Iterator[Block]:
         """Yield the pre-master mix in blocks of ``block_size`` frames (the last may be shorter).
 
         Starts from a fresh orchestra; notes that would start before ``start_frame``
         are not played. Stops at ``end_frame`` (default: the end of the tail).
+        ``section_gains`` (live mute/solo) scales each section's instrument output before
+        the mixer, so its sends follow; None (the default) leaves the audio untouched.
         """
         if block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
@@ -155,6 +217,8 @@ class Conductor:
             section_blocks = []
             for k, (strip, ev) in enumerate(zip(orchestra.strips, events)):
                 section_blocks.append(self._render_section(strip.instrument, ev, cursors, k, frame, n))
+            if section_gains is not None:
+                section_gains.apply(section_blocks, n)
             mix, stem_block = orchestra.process(frame, n, section_blocks, stems=stems)
             yield Block(frame, mix, stem_block)
             frame += n

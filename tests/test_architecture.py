@@ -23,11 +23,12 @@ ALLOWED = {
 ONLY_IN = {  # third-party module -> the only files that may import it
     "click": {"symphony/cli.py"},
     "pyo": {"symphony/live.py", "symphony/live"},
+    "pyo64": {"symphony/live.py", "symphony/live"},
     "soundfile": {"symphony/render.py", "symphony/album.py", "symphony/fingerprint", "symphony/live.py", "symphony/live",
                   "symphony/plot.py", "symphony/measure.py"},
     "matplotlib": {"symphony/plot.py"},
 }
-THIRD_PARTY = {"numpy", "scipy", "numba", "soundfile", "click", "pyo", "matplotlib", "mido"}
+THIRD_PARTY = {"numpy", "scipy", "numba", "soundfile", "click", "pyo", "pyo64", "matplotlib", "mido"}
 
 
 def _imports(path: Path) -> set[str]:

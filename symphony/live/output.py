@@ -1,0 +1,275 @@
+"""The audio side: a pyo server whose callback plays finished ring slots (the only pyo user)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from typing import Callable
+
+import numpy as np
+
+from symphony.live.engine import NO_JACK_HINT, NoAudioDeviceError
+from symphony.live.ring import BlockRing
+
+log = logging.getLogger(__name__)
+
+
+def _import_pyo():
+    """Import pyo's double-precision build, without its wxPython notice.
+
+    .. note:: pyo scales its output by a server amplitude that ramps from 0 to 1 over
+       5 ms at start. The single-precision build ends that ramp at 0.9999992 (240 float32
+       additions of 1/240), which changes almost every sample; in the double build the
+       amplitude ends within 1e-13 of 1, so float32 samples pass through unchanged.
+    """
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        import pyo64
+    return pyo64
+
+
+@contextlib.contextmanager
+def _c_output_captured():
+    """Send C-level stdout/stderr (libjack, ALSA, pyo's printf) to a buffer; yields a list
+    that holds the captured text afterwards (logged at debug level)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    box: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield box
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            sink.seek(0)
+            box.append(sink.read().decode("utf-8", "replace"))
+            if box[0].strip():
+                log.debug("audio backend said:\n%s", box[0])
+
+
+class PyoOutput:
+    """A booted pyo server whose audio callback plays :class:`BlockRing` slots.
+
+    Per block the callback copies one finished slot into a two-channel ``DataTable``
+    that a ``TableScan`` plays (sample for sample: no interpolation, exact float32). It
+    allocates no arrays, takes no lock, does no I/O; when the ring is empty it plays
+    silence and counts an underrun. Pause, resume and stop fade over one block.
+
+    Parameters
+    ----------
+    ring : BlockRing
+    audio : {"jack", "portaudio", "manual"}
+        ``manual`` advances one block per :meth:`process` call (tests).
+    sample_rate, buffer_size : int
+        Requests; JACK imposes its own (see the attributes after construction).
+    device : str, optional
+        JACK: prefix of the ports to connect to (``system:playback_``); PortAudio: a
+        substring of the output device's name, or its index.
+
+    Raises
+    ------
+    NoAudioDeviceError
+        No JACK server running, or no PortAudio output device.
+    """
+
+    PLAY, PAUSING, PAUSED, RESUMING, STOPPING, STOPPED, STARTING = range(7)
+    #: pyo fades its output in over this long after ``start()``; we play silence meanwhile.
+    SERVER_FADE_IN_S = 0.005
+
+    def __init__(self, ring: BlockRing, *, audio: str, sample_rate: int, buffer_size: int,
+                 device: str | None = None, client_name: str = "symphony") -> None:
+        pyo = _import_pyo()
+        self._pyo = pyo
+        self.audio = audio
+        output_device = None
+        if audio == "jack":
+            # Never start a JACK server behind the user's back (libjack would try).
+            os.environ["JACK_NO_START_SERVER"] = "1"
+        elif audio == "portaudio":
+            output_device = _portaudio_device(pyo, device)
+        server = pyo.Server(sr=sample_rate, nchnls=2, buffersize=buffer_size, duplex=0, audio=audio,
+                            jackname=client_name, verbosity=1)
+        server.deactivateMidi()
+        if audio == "jack":
+            server.setJackAuto(False, False)
+            prefix = device or "system:playback_"
+            server.setJackAutoConnectOutputPorts([[f"{prefix}1"], [f"{prefix}2"]])
+        if output_device is not None:
+            server.setOutputDevice(output_device)
+        with _c_output_captured() as said:
+            server.boot()
+        if not server.getIsBooted():
+            if audio == "jack":
+                raise NoAudioDeviceError(f"no JACK server is running (or it refused client "
+                                         f"'{client_name}'); {NO_JACK_HINT}")
+            raise NoAudioDeviceError(f"the {audio} audio server did not start: "
+                                     f"{said[0].strip().splitlines()[-1:] or 'no reason given'}")
+        self.server = server
+        self.sample_rate = int(server.getSamplingRate())
+        self.block_size = int(server.getBufferSize())
+        self.ring = ring
+        self.mode = self.PLAY
+        self._table = pyo.DataTable(size=self.block_size, chnls=2)
+        self._left = np.asarray(self._table.getBuffer(0))
+        self._right = np.asarray(self._table.getBuffer(1))
+        self._left.fill(0.0)
+        self._right.fill(0.0)
+        self.scan = pyo.TableScan(self._table).out()
+        fade = 0.5 * (1.0 + np.cos(np.pi * (np.arange(self.block_size) + 0.5) / self.block_size))
+        self._fade_out = fade.astype(np.float32)
+        self._fade_in = (1.0 - fade).astype(np.float32)
+        self._osc = []
+        self._slots: list = []
+        self.lead_in_blocks = math.ceil(self.SERVER_FADE_IN_S * self.sample_rate / self.block_size) + 1
+
+    def start(self) -> None:
+        """Start the audio callback (after the ring has been configured and filled)."""
+        ring = self.ring
+        self._slots = [ring.slot(i) for i in range(ring.n_slots)]
+        self._n_slots = ring.n_slots
+        self._counters = ring.counters
+        self.server.setCallback(self._callback)
+        if not self.server.getIsStarted():
+            self._lead_in = self.lead_in_blocks
+            self.mode = self.STARTING
+            self.server.start()
+
+    def _callback(self) -> None:
+        # The audio thread: copy a finished block; no allocation of arrays, no lock, no I/O.
+        mode = self.mode
+        left, right = self._left, self._right
+        if mode == 2 or mode == 5 or mode == 6:  # PAUSED, STOPPED, STARTING
+            left.fill(0.0)
+            right.fill(0.0)
+            if mode == 6:
+                self._lead_in -= 1
+                if self._lead_in <= 0:
+                    self.mode = 0
+            return
+        c = self._counters
+        r = c[1]
+        if c[0] > r:
+            src = self._slots[r % self._n_slots]
+            if mode == 0:
+                np.copyto(left, src[0])
+                np.copyto(right, src[1])
+            else:
+                ramp = self._fade_in if mode == 3 else self._fade_out
+                np.multiply(src[0], ramp, out=left)
+                np.multiply(src[1], ramp, out=right)
+                self.mode = 0 if mode == 3 else (2 if mode == 1 else 5)
+            c[1] = r + 1
+        else:
+            left.fill(0.0)
+            right.fill(0.0)
+            if not c[3]:
+                c[2] += 1
+            if mode != 0:
+                self.mode = 0 if mode == 3 else (2 if mode == 1 else 5)
+
+    def process(self) -> None:
+        """Compute one block (``audio="manual"`` only)."""
+        self.server.process()
+
+    def pause(self) -> None:
+        if self.mode in (self.PLAY, self.RESUMING):
+            self.mode = self.PAUSING
+
+    def resume(self) -> None:
+        if self.mode in (self.PAUSED, self.PAUSING):
+            self.mode = self.RESUMING
+
+    @property
+    def paused(self) -> bool:
+        return self.mode in (self.PAUSING, self.PAUSED)
+
+    def fade_out(self, timeout: float = 0.5) -> None:
+        """Fade to silence over one block and wait until the audio thread has done it."""
+        if self.mode != self.STOPPED:
+            self.mode = self.STOPPING if self.mode != self.PAUSED else self.STOPPED
+        deadline = time.monotonic() + timeout
+        while self.mode != self.STOPPED and time.monotonic() < deadline and self.audio != "manual":
+            time.sleep(self.block_size / self.sample_rate)
+        # one more period so that the faded block has left the server
+        if self.audio != "manual":
+            time.sleep(2 * self.block_size / self.sample_rate)
+
+    def listen_osc(self, port: int, handler: Callable[[str, tuple], None]) -> bool:
+        """Receive ``OSC_ADDRESSES`` on UDP ``port``; ``handler(address, args)`` runs on
+        pyo's OSC thread. Returns False when the port cannot be opened."""
+        self._osc_handler = handler
+        with _c_output_captured() as said:
+            receiver = self._pyo.OscDataReceive(port, list(OSC_ADDRESSES), self._on_osc)
+        if "error" in said[0].lower():
+            return False
+        self._osc.append(receiver)  # pyo holds only a weak reference to the method
+        return True
+
+    def _on_osc(self, address, *args) -> None:
+        self._osc_handler(address, args)
+
+    def close(self) -> None:
+        """Stop and shut the server down (idempotent).
+
+        pyo objects and the numpy views of their memory are released *before* the
+        server shuts down: a pyo object freed after its server crashes the process.
+        """
+        server = getattr(self, "server", None)
+        if server is None:
+            return
+        self.server = None
+        with _c_output_captured():
+            if server.getIsStarted():
+                server.stop()
+                if self.audio != "manual":
+                    time.sleep(0.05)
+            server.setCallback(_no_op)
+            self._osc.clear()
+            self._left = self._right = None
+            self._slots = []
+            self.scan = self._table = None
+            server.shutdown()
+
+
+def _no_op() -> None:
+    pass
+
+
+def _portaudio_device(pyo, device: str | None) -> int | None:
+    with _c_output_captured():
+        names, indexes = pyo.pa_get_output_devices()
+        default = pyo.pa_get_default_output()
+    if not indexes or (device is None and default < 0):
+        raise NoAudioDeviceError("PortAudio finds no audio output device (no sound card?); use the "
+                                 f"JACK backend instead (--backend jack): {NO_JACK_HINT}")
+    if device is None:
+        return None
+    if device.isdigit() and int(device) in indexes:
+        return int(device)
+    for name, index in zip(names, indexes):
+        if device.lower() in str(name).lower():
+            return int(index)
+    raise NoAudioDeviceError(f"no PortAudio output device matches {device!r}; devices: "
+                             + ", ".join(f"{i}: {n}" for n, i in zip(names, indexes)))
+
+
+#: OSC control surface (documented in docs/live.md).
+OSC_ADDRESSES = {
+    "/symphony/tempo": "f: nudge every tempo by this many percent (cumulative), e.g. 2.0 or -2.0",
+    "/symphony/mute": "s i: mute (1) or unmute (0) a section",
+    "/symphony/solo": "s i: solo (1) or unsolo (0) a section",
+    "/symphony/jump": "s|i: jump to a passage (name), a bar (int) or by passages ('+1', '-1')",
+    "/symphony/pause": "(no arguments) pause",
+    "/symphony/resume": "(no arguments) resume",
+    "/symphony/quit": "(no arguments) stop playback",
+}
