@@ -151,9 +151,6 @@ def test_jack_server_killed_mid_performance(jack, tmp_path):
     assert "audio server" in err or "JACK server" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="a save with `legato = nan` raises ValueError in the loader (the "
-                                       "validator lets NaN through) and symphony/live/ring.py lets it kill the "
-                                       "render process: the music stops")
 def test_burst_of_saves_during_watch_never_stops_the_music(jack, tmp_path):
     path = tmp_path / "09-long.toml"
     good = long_score(60)
