@@ -38,7 +38,8 @@ def build() -> str:
                 out += [f"Drum voices (pattern rows): {', '.join(f'`{v}`' for v in cls.DRUM_VOICES)}.", ""]
             out += ["| parameter | range | default | meaning |", "|---|---|---|---|"]
             for p in cls.PARAMS:
-                rng = " \\| ".join(p.choices) if p.choices else f"{p.low:g} .. {p.high:g}"
+                rng = " \\| ".join(p.choices) if p.choices else (
+                    f"{p.low:g} .. {p.high:g}" + "".join(f" or {x:g}" for x in p.special))
                 default = p.default if isinstance(p.default, str) else f"{p.default:g}"
                 out.append(f"| `{p.name}` | {rng} | {default} | {p.doc} |")
             if cls.DEMO_PATTERN:
