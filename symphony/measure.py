@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -47,6 +48,22 @@ class Measurement:
         return asdict(self)
 
 
+def audio_info(path: str | Path) -> sf._SoundFileInfo:
+    """soundfile's info of an audio file; ``ParameterError`` if it is not one."""
+    try:
+        return sf.info(path)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise ParameterError(f"{path}: cannot read audio ({exc})") from None
+
+
+def stereo_blocks(path: str | Path, blocksize: int = READ_BLOCK) -> Iterator[np.ndarray]:
+    """The file as C-contiguous float64 ``(2, n)`` blocks (mono doubled, extra channels dropped)."""
+    with sf.SoundFile(path) as f:
+        for block in f.blocks(blocksize=blocksize, dtype="float64", always_2d=True):
+            x = block.T if block.shape[1] >= 2 else np.vstack([block.T, block.T])
+            yield np.ascontiguousarray(x[:2])
+
+
 def measure_file(path: str | Path) -> Measurement:
     """Measure one audio file.
 
@@ -56,28 +73,21 @@ def measure_file(path: str | Path) -> Measurement:
         If the file cannot be read as audio.
     """
     path = Path(path)
-    try:
-        info = sf.info(path)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise ParameterError(f"{path}: cannot read audio ({exc})") from None
+    info = audio_info(path)
     sr = info.samplerate
     meter = LoudnessMeter(sr, channels=2)
     clipped = 0
     sums = np.zeros(2)
     keep = info.frames / sr <= MAX_CLICK_SECONDS
     parts = []
-    with sf.SoundFile(path) as f:
-        for block in f.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
-            x = block.T if block.shape[1] >= 2 else np.vstack([block.T, block.T])
-            x = np.ascontiguousarray(x[:2])
-            meter.process(x)
-            clipped += clipped_samples(x)
-            sums += x.sum(axis=1)
-            if keep:
-                parts.append(x)
+    for x in stereo_blocks(path):
+        meter.process(x)
+        clipped += clipped_samples(x)
+        sums += x.sum(axis=1)
+        if keep:
+            parts.append(x)
     meter.flush_true_peak()
-    mean = np.abs(sums / max(info.frames, 1)).max()
-    dc = float(20 * np.log10(mean)) if mean > 0 else float("-inf")
+    dc = dc_offset_db(sums / max(info.frames, 1))
     clicks = None
     if keep and parts:
         audio = np.concatenate(parts, axis=1)
@@ -88,4 +98,4 @@ def measure_file(path: str | Path) -> Measurement:
                        meter.true_peak_dbtp(), clipped, dc, clicks)
 
 
-__all__ = ["Measurement", "measure_file", "dc_offset_db"]
+__all__ = ["Measurement", "audio_info", "measure_file", "stereo_blocks"]

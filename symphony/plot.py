@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from symphony.dsp.loudness import LoudnessMeter
 from symphony.errors import ParameterError
+from symphony.measure import audio_info, stereo_blocks
 
 #: Frames read per step, so a 60-minute file does not have to fit in memory twice.
 READ_BLOCK = 1 << 16
@@ -35,27 +35,21 @@ def plot_audio(path: str | Path, out_png: str | Path | None = None, *, title: st
     except ImportError:  # pragma: no cover - depends on the install
         raise ParameterError("plotting needs matplotlib: pip install 'symphony[plot]'") from None
     path = Path(path)
-    try:
-        info = sf.info(path)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise ParameterError(f"{path}: cannot read audio ({exc})") from None
+    info = audio_info(path)
     sr = info.samplerate
     meter = LoudnessMeter(sr, channels=2)
     hop = max(1, info.frames // 4000)  # waveform envelope: ~4000 columns
     env_min, env_max, mono_parts = [], [], []
     decim = max(1, int(sr // (2 * max_spectrogram_hz)))
-    with sf.SoundFile(path) as f:
-        for block in f.blocks(blocksize=READ_BLOCK - READ_BLOCK % hop, dtype="float64", always_2d=True):
-            x = block.T if block.shape[1] >= 2 else np.vstack([block.T, block.T])
-            x = x[:2]
-            meter.process(x)
-            mono = x.mean(axis=0)
-            usable = mono[: mono.size - mono.size % hop] if mono.size >= hop else mono
-            if usable.size:
-                cols = usable.reshape(-1, hop) if usable.size >= hop else usable[None, :]
-                env_min.append(cols.min(axis=1))
-                env_max.append(cols.max(axis=1))
-            mono_parts.append(mono[::decim].astype(np.float32))
+    for x in stereo_blocks(path, READ_BLOCK - READ_BLOCK % hop):
+        meter.process(x)
+        mono = x.mean(axis=0)
+        usable = mono[: mono.size - mono.size % hop] if mono.size >= hop else mono
+        if usable.size:
+            cols = usable.reshape(-1, hop) if usable.size >= hop else usable[None, :]
+            env_min.append(cols.min(axis=1))
+            env_max.append(cols.max(axis=1))
+        mono_parts.append(mono[::decim].astype(np.float32))
     mono_all = np.concatenate(mono_parts) if mono_parts else np.zeros(1, dtype=np.float32)
     lo = np.concatenate(env_min) if env_min else np.zeros(1)
     hi = np.concatenate(env_max) if env_max else np.zeros(1)

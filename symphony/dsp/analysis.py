@@ -62,7 +62,11 @@ def clipped_samples(x: np.ndarray, *, threshold: float = 0.9999) -> int:
     return int(np.count_nonzero(np.abs(np.asarray(x)) >= threshold))
 
 
-def dc_offset_db(x: np.ndarray) -> float:
-    """Largest per-channel mean of ``x`` ``(channels, n)`` in dBFS (-inf for none)."""
-    mean = np.abs(np.asarray(x, dtype=np.float64).mean(axis=-1)).max()
+def dc_offset_db(channel_means: np.ndarray) -> float:
+    """Largest absolute per-channel mean in dBFS (-inf for none).
+
+    Takes the means rather than the signal so a file read in blocks can be measured
+    (``sums / frames``).
+    """
+    mean = float(np.abs(np.asarray(channel_means, dtype=np.float64)).max())
     return float(20.0 * np.log10(mean)) if mean > 0 else float("-inf")
