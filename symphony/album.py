@@ -11,7 +11,6 @@ renamed into place only when complete.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -102,7 +101,7 @@ def join_album(chapter_files: Sequence[Path], out_path: Path, settings: RenderSe
 
 
 def render_chapter(path: str | Path, out_dir: str | Path, settings: RenderSettings) -> RenderSummary:
-    """Render one chapter score to ``out_dir`` (module level, so worker processes can run it)."""
+    """Render one chapter score to ``out_dir``."""
     from symphony.catalog import load
     from symphony.render import output_path, render_score
 
@@ -110,18 +109,17 @@ def render_chapter(path: str | Path, out_dir: str | Path, settings: RenderSettin
 
 
 def render_album(score_paths: Sequence[str | Path], out_dir: str | Path, settings: RenderSettings, *,
-                 target_lufs: float = DEFAULT_TARGET_LUFS, gap_seconds: float = DEFAULT_GAP_SECONDS,
-                 jobs: int = 1) -> AlbumSummary:
-    """Render the chapters (``jobs`` processes) and join them into ``out_dir/album.<format>``."""
+                 target_lufs: float = DEFAULT_TARGET_LUFS, gap_seconds: float = DEFAULT_GAP_SECONDS
+                 ) -> AlbumSummary:
+    """Render the chapters one after the other and join them into ``out_dir/album.<format>``.
+
+    The Python API; ``symphony render --album`` does the same with limits checks and
+    parallel, interruptible workers.
+    """
     from symphony.catalog import load
 
-    plans = [(path, chapter_settings(load(path), settings, target_lufs)) for path in score_paths]
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(plans))) as pool:
-            summaries = list(pool.map(render_chapter, [p for p, _ in plans], [out_dir] * len(plans),
-                                      [s for _, s in plans]))
-    else:
-        summaries = [render_chapter(path, out_dir, s) for path, s in plans]
+    summaries = [render_chapter(path, out_dir, chapter_settings(load(path), settings, target_lufs))
+                 for path in score_paths]
     album_path = Path(out_dir) / f"album.{settings.format}"
     duration = join_album([Path(s.path) for s in summaries], album_path, settings, gap_seconds=gap_seconds)
     return AlbumSummary(str(album_path), summaries, duration)
