@@ -9,6 +9,7 @@ the same notes.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from symphony.score.checker import suggest
 from symphony.score.notes import NoteSyntaxError, parse_notes, pitch_to_midi
 
 MAX_STEPS = 100_000
@@ -407,11 +409,45 @@ REALIZERS = {"euclid": realize_euclid, "probability": realize_probability, "walk
              "markov": realize_markov, "arpeggio": realize_arpeggio}
 
 
-def realize_pattern(b: Block, rows: dict, swing: float) -> list[Hit]:
-    """Drum step pattern: each row is a string of step chars, repeated to fill the block."""
+#: Per-step drum tuning range, semitones (the drum machine's own ``tune_semitones`` range).
+TUNE_RANGE = 24.0
+
+
+def _pattern_tunes(b: Block, rows: dict, tunes: dict) -> dict[str, tuple[float, ...]]:
+    """``tune = { voice = [semitones per hit, cycling] }``: checked against the pattern's rows."""
+    out: dict[str, tuple[float, ...]] = {}
+    for voice, values in tunes.items():
+        tpath = b.path + ("tune", voice)
+        if voice not in rows:
+            b.c.error(tpath, f"tune for {voice!r}, which has no row in this pattern",
+                      suggest(voice, list(rows)) or "tune lists belong to voices that have a pattern row")
+            continue
+        if isinstance(values, (int, float)) and not isinstance(values, bool):
+            values = [values]
+        if (not isinstance(values, list) or not values
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values)):
+            b.c.error(tpath, f"tune for {voice!r} must be a number or a non-empty list of numbers "
+                      f"(semitones), got {values!r}", f"e.g. tune = {{ {voice} = [0, 3, 5, 7] }}")
+            continue
+        bad = next((v for v in values if not math.isfinite(v) or abs(v) > TUNE_RANGE), None)
+        if bad is not None:
+            b.c.error(tpath, f"tune for {voice!r} has {bad!r} semitones, outside "
+                      f"-{TUNE_RANGE:g}..{TUNE_RANGE:g}", "retune hits by at most two octaves")
+            continue
+        out[voice] = tuple(float(v) for v in values)
+    return out
+
+
+def realize_pattern(b: Block, rows: dict, swing: float, tunes: dict | None = None) -> list[Hit]:
+    """Drum step pattern: each row is a string of step chars, repeated to fill the block.
+
+    ``tunes`` maps a voice to semitone offsets given to its row's hits in order, cycling
+    (per-step tuning of an analog drum machine: ``tune = { tom = [0, 3, 7] }``).
+    """
     step = b.step("1/16")
     if step is None:
         return []
+    tuning = _pattern_tunes(b, rows, tunes or {})
     per_bar = b.bar_length / step
     if per_bar.denominator != 1:
         b.c.error(b.path + ("step",), f"step {b.t.get('step', '1/16')} does not divide the bar "
@@ -448,11 +484,14 @@ def realize_pattern(b: Block, rows: dict, swing: float) -> list[Hit]:
                       f"one bar holds {per_bar_n} steps of {b.t.get('step', '1/16')}")
             continue
         gate = step
+        offsets = tuning.get(voice, (0.0,))
+        n_hit = 0
         for i, t in enumerate(b.grid(step)):
             v = STEP_CHARS[cells[i % len(cells)]]
             if v is None:
                 continue
             if i % 2 == 1 and swing:
                 t = t + Fraction(swing).limit_denominator(1000) * step
-            hits.append(Hit(t, gate, DRUM_NOMINAL_PITCH, voice, v))
+            hits.append(Hit(t, gate, DRUM_NOMINAL_PITCH + offsets[n_hit % len(offsets)], voice, v))
+            n_hit += 1
     return hits

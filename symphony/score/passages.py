@@ -189,6 +189,10 @@ def build_passages(c: Checker, doc: dict, ctx: dict) -> tuple[list[Passage], lis
         hits: list[tuple] = []  # (start, duration, pitches, voice, velocity, accent, staccato, tied, last, keypath, column)
         end = None
         if kind == "notes":
+            for k in ("step", "swing", "tune"):
+                if k in p:
+                    c.error(kp + (k,), f"{k} belongs to step patterns, not to a notes passage",
+                            "write the rhythm in the notes, or use pattern = { ... } for drums")
             end = _notes_passage(c, p, kp, name, start, bars, repeat, mm, hits)
         else:
             if bars is None:
@@ -315,12 +319,13 @@ def _block_passage(c: Checker, p: dict, kp: tuple, kind: str, name: str, index: 
         block = gen.Block(c, table, kp, start, end, _passage_seed(ctx["seed"], index, name, 0), voices,
                           ctx["key"], bar_length)
         block.t = p  # step is read from the passage itself
-        found = gen.realize_pattern(block, rows, swing)
+        tunes = c.get(p, "tune", kp, "table", default={})
+        found = gen.realize_pattern(block, rows, swing, tunes or {})
         for h in found:
             hits.append((h.start, h.duration, (h.pitch,), h.voice, h.velocity, 0, False, False, h.duration,
                          kp + ("pattern", h.voice), -1))
         return
-    for k in ("step", "swing"):
+    for k in ("step", "swing", "tune"):
         if k in p:
             c.error(kp + (k,), f"{k} belongs to step patterns; put it inside [passage.generate]", "")
     g = c.get(p, "generate", kp, "table")
