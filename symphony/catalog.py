@@ -21,7 +21,9 @@ def default_catalog() -> Catalog:
     for name, cls in EFFECTS.items():
         params = tuple(cls.PARAMS) + ((TEMPO_SYNCED[name],) if name in TEMPO_SYNCED else ())
         effects[name] = Spec(name, params, (), (cls.__doc__ or "").strip().splitlines()[0])
-    return Catalog(MappingProxyType(instruments), MappingProxyType(effects))
+    from symphony.midi import MidiPassageReader  # light: mido loads only when a score uses MIDI
+
+    return Catalog(MappingProxyType(instruments), MappingProxyType(effects), midi=MidiPassageReader())
 
 
 def load(path, *, text: str | None = None):

@@ -313,6 +313,25 @@ def instruments(name: str | None) -> None:
         click.echo("")
 
 
+@main.command("export-midi")
+@click.argument("score_path", metavar="SCORE", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
+              help="Output .mid file [default: renders/<score name>.mid].")
+@click.option("--ticks-per-beat", default="960", show_default=True,
+              help="MIDI ticks per quarter note (24..32767), or 'auto': the fewest that keep every time exact.")
+@_guarded
+def export_midi(score_path: str, out: str | None, ticks_per_beat: str) -> None:
+    """Write the chapter as a type-1 MIDI file: tempo map, meters, one track per section."""
+    from symphony.midi import export_midi as write_midi
+
+    if ticks_per_beat != "auto" and not ticks_per_beat.isdigit():
+        raise ParameterError(f"--ticks-per-beat must be an integer in 24..32767 or 'auto', got {ticks_per_beat!r}")
+    score = _load(score_path)
+    out = out or os.path.join("renders", Path(score_path).stem + ".mid")
+    tpb = ticks_per_beat if ticks_per_beat == "auto" else int(ticks_per_beat)
+    click.echo(write_midi(score, out, ticks_per_beat=tpb).describe())
+
+
 # --- fingerprint commands ---
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path())

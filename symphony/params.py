@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,6 @@ class Catalog:
 
     instruments: Mapping[str, Spec] = field(default_factory=lambda: MappingProxyType({}))
     effects: Mapping[str, Spec] = field(default_factory=lambda: MappingProxyType({}))
+    #: Reads ``[passage.midi]`` material (``symphony.midi.MidiPassageReader``). The score
+    #: layer may not import mido, so the caller hands the reader in; None = no MIDI import.
+    midi: Callable[..., Any] | None = None

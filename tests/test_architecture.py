@@ -27,6 +27,7 @@ ONLY_IN = {  # third-party module -> the only files that may import it
     "soundfile": {"symphony/render.py", "symphony/album.py", "symphony/fingerprint", "symphony/live.py", "symphony/live",
                   "symphony/plot.py", "symphony/measure.py"},
     "matplotlib": {"symphony/plot.py"},
+    "mido": {"symphony/midi"},
 }
 THIRD_PARTY = {"numpy", "scipy", "numba", "soundfile", "click", "pyo", "pyo64", "matplotlib", "mido"}
 

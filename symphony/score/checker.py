@@ -27,7 +27,7 @@ MAX_PLAYERS = 16
 TOP_KEYS = ("chapter", "tempo", "meter", "master", "bus", "section", "passage")
 CHAPTER_KEYS = ("title", "number", "seed", "sample_rate", "key", "bars", "tail_seconds", "description")
 PASSAGE_KEYS = ("name", "bar", "bars", "repeat", "players", "sections", "notes", "pattern", "generate",
-                "dynamics", "legato", "step", "swing", "tune", "velocity", "space")
+                "dynamics", "legato", "step", "swing", "tune", "velocity", "space", "midi")
 PLAYER_KEYS = ("section", "transpose", "detune_cents", "spread_ms", "velocity")
 SECTION_KEYS = ("instrument", "gain_db", "pan", "voices", "sends", "params", "compressor")
 _TYPES = {"int": (int,), "number": (int, float), "str": (str,), "bool": (bool,), "table": (dict,),

@@ -172,12 +172,12 @@ def build_passages(c: Checker, doc: dict, ctx: dict) -> tuple[list[Passage], lis
         legato = c.get(p, "legato", kp, "number", default=0.92, low=0.01, high=1.0)
         velocity = c.get(p, "velocity", kp, "number", default=0.8, low=0.0, high=1.0)
         players = _players(c, p, kp, sections)
-        kinds = [k for k in ("notes", "pattern", "generate") if k in p]
+        kinds = [k for k in ("notes", "pattern", "generate", "midi") if k in p]
         if len(kinds) != 1:
-            c.error(kp, f"passage '{name}' needs exactly one of notes, pattern or generate"
+            c.error(kp, f"passage '{name}' needs exactly one of notes, pattern or generate (or midi)"
                     + (f", got {' and '.join(kinds)}" if kinds else ""),
                     "notes = \"...\" for written music, pattern = { kick = \"x...\" } for drums, "
-                    "[passage.generate] for generative material")
+                    "[passage.generate] for generative material, [passage.midi] for a MIDI file's track")
             continue
         if bar is None or repeat is None or legato is None or velocity is None:
             continue
@@ -194,6 +194,8 @@ def build_passages(c: Checker, doc: dict, ctx: dict) -> tuple[list[Passage], lis
                     c.error(kp + (k,), f"{k} belongs to step patterns, not to a notes passage",
                             "write the rhythm in the notes, or use pattern = { ... } for drums")
             end = _notes_passage(c, p, kp, name, start, bars, repeat, mm, hits)
+        elif kind == "midi":
+            end = _midi_passage(c, p, kp, name, start, bars, players, sections, catalog, mm, hits)
         else:
             if bars is None:
                 c.error(kp, f"passage '{name}' needs bars = N (the length to fill with its {kind})",
@@ -346,3 +348,42 @@ def _block_passage(c: Checker, p: dict, kp: tuple, kind: str, name: str, index: 
                      gk, -1))
 
 
+def _midi_passage(c: Checker, p: dict, kp: tuple, name: str, start: Fraction, bars: int | None,
+                  players: list[dict], sections: dict[str, Section], catalog: Catalog, mm: MeterMap,
+                  hits: list) -> Fraction | None:
+    """``[passage.midi]``: notes from a MIDI file's track, read by ``catalog.midi`` (symphony.midi).
+
+    MIDI notes keep their recorded lengths (``legato`` does not shorten them); the passage
+    ends at ``bars`` or at the bar line after the selection's end.
+    """
+    mk = kp + ("midi",)
+    for k in ("step", "swing", "tune", "repeat"):
+        if k in p:
+            c.error(kp + (k,), f"{k} does not apply to a midi passage",
+                    "select the bars with from_bar/to_bar in [passage.midi]; quantize = \"1/16\" snaps onsets")
+    table = c.get(p, "midi", kp, "table")
+    if table is None:
+        return None
+    if catalog.midi is None:
+        c.error(mk, "this catalog has no MIDI reader", "load the score with symphony.catalog.load (or pass "
+                "Catalog(midi=symphony.midi.MidiPassageReader()))")
+        return None
+    voices: tuple[str, ...] = ()
+    for pl in players:
+        spec = catalog.instruments.get(sections[pl["section"]].instrument)
+        if spec is not None and spec.drum_voices:
+            voices = spec.drum_voices if not voices else tuple(v for v in voices if v in spec.drum_voices)
+    found = catalog.midi(c, table, mk, start=start, drum_voices=voices, name=name)
+    if found is None:
+        return None
+    material, material_end = found
+    for h in material:  # last = 0: the gate (legato) leaves recorded lengths alone
+        hits.append((h.start, h.duration, (h.pitch,), h.voice, h.velocity, 0, False, False, Fraction(0), mk, -1))
+    if bars is not None:
+        limit = mm.bar_to_beat(mm.bar_at(start)[0] + bars)
+        if material_end > limit:
+            c.error(kp + ("bars",), f"the MIDI notes of passage '{name}' run past its bars = {bars}",
+                    "raise bars, or end the selection earlier with to_bar in [passage.midi]")
+        return limit
+    _, bar_start, length, _ = mm.bar_at(material_end)
+    return bar_start if bar_start == material_end else bar_start + length
