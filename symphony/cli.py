@@ -313,6 +313,25 @@ def instruments(name: str | None) -> None:
         click.echo("")
 
 
+@main.command()
+@click.argument("score_path", metavar="SCORE", type=click.Path(dir_okay=False))
+@click.option("--sr", "sample_rate", type=click.Choice(["44100", "48000", "96000", "22050", "88200"]),
+              default=None, help="Check the pinned bars at this sample rate [default: the score's].")
+@click.option("--json", "as_json", is_flag=True, help="Print the cue sheet as JSON.")
+@_guarded
+def cues(score_path: str, sample_rate: str | None, as_json: bool) -> None:
+    """Print the cue sheet: each cue and tempo change with bar, beat, timecode, seconds, bpm."""
+    import json
+
+    from symphony.cues import cue_sheet, cue_sheet_json, format_cue_sheet
+
+    score = _load(score_path)
+    rate = int(sample_rate) if sample_rate else None
+    rows = cue_sheet(score, rate)
+    click.echo(json.dumps(cue_sheet_json(score, rows, rate), indent=2) if as_json
+               else format_cue_sheet(score, rows, rate))
+
+
 @main.command("export-midi")
 @click.argument("score_path", metavar="SCORE", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,

@@ -170,6 +170,7 @@ class Conductor:
         self.score = score
         self.sample_rate = int(sample_rate or score.sample_rate)
         self.seed = int(score.seed if seed is None else seed)
+        # score.tempos is the solved map: cue points were landed while loading (symphony.score.cues)
         self.tempo_map = TempoMap(score.tempos, self.sample_rate)
         self._instruments = instruments
         self._effects = effects

@@ -9,7 +9,8 @@ A tempo ramp is linear *in beats*: ``bpm(b) = v0 + s (b - b0)`` with
 and the inverse ``b(t) = b0 + v0 / s * (exp(s (t - t0) / 60) - 1)``. Constant segments
 are computed with ``Fraction`` arithmetic, so an event on a constant-tempo grid lands on
 exactly the sample a hand calculation gives: ``frame = round(t * sample_rate)`` (round
-half to even).
+half to even). A change pinned by a cue point carries its exact time (``at_seconds``),
+which restarts the exact arithmetic there (see :mod:`symphony.score.cues`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from fractions import Fraction
 from typing import Iterable
 
 from symphony.score.model import TempoChange
+
+
+#: An anchored tempo change (``TempoChange.at_seconds``) is used only when it agrees with
+#: the integrated time this closely; otherwise (tempi changed after solving) it is ignored.
+ANCHOR_TOLERANCE_SECONDS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -90,11 +96,18 @@ class TempoMap:
         segments: list[TempoSegment] = []
         bpm_now = float(changes[0].bpm)
         seconds: Fraction | float = Fraction(0)
+        self.anchor_drift_seconds = 0.0  # largest |sum - at_seconds| of the anchors used
         for i, change in enumerate(changes):
             if segments:
                 seconds = segments[-1].seconds_at(change.start_beat)
                 bpm_now = segments[-1].bpm_at(change.start_beat)
                 segments[-1] = _cut(segments[-1], change.start_beat)
+                anchor = getattr(change, "at_seconds", None)
+                if anchor is not None and abs(float(seconds) - float(anchor)) <= ANCHOR_TOLERANCE_SECONDS:
+                    # a pinned bar (cue solver): its exact time replaces the float sum
+                    self.anchor_drift_seconds = max(self.anchor_drift_seconds,
+                                                    abs(float(seconds) - float(anchor)))
+                    seconds = Fraction(anchor)
             next_beat = changes[i + 1].start_beat if i + 1 < len(changes) else None
             if change.ramp_beats > 0 and bpm_now != change.bpm:
                 ramp_end = change.start_beat + change.ramp_beats

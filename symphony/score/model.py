@@ -56,6 +56,12 @@ class TempoChange:
     ``ramp_beats == 0`` is an immediate change; otherwise the tempo moves linearly *in
     beats* from the tempo in force at ``start_beat`` to ``bpm`` over ``ramp_beats``
     beats, and holds ``bpm`` after that.
+
+    ``at_seconds`` is set only by the cue solver (:mod:`symphony.score.cues`) on the
+    change at a pinned bar: the exact time the change sounds. The tempo map uses it instead
+    of its own (float) sum when the two agree within a microsecond, so a pinned bar lands
+    on exactly the sample of its timecode; a score whose tempi were altered afterwards
+    (a live tempo nudge) simply falls back to the sum.
     """
 
     bar: int
@@ -63,6 +69,40 @@ class TempoChange:
     bpm: float
     ramp_beats: Fraction
     position: Position
+    at_seconds: Fraction | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A cue point: the start of ``bar`` (at ``beat``) lands on the film time ``film_seconds``.
+
+    ``seconds`` is the same instant in the render (film time minus the offset of bar 1).
+    The solver scales the tempo of the stretch from the previous cue (or bar 1),
+    ``from_beat``, to this cue by ``scale`` (1.0 = as written); the solved tempo stays
+    within ``min_bpm``..``max_bpm`` and, when set, within ``max_change_percent`` of the
+    written tempo.
+    """
+
+    name: str
+    bar: int
+    beat: Fraction  # 1-based, in the meter's unit
+    start_beat: Fraction
+    film_seconds: Fraction
+    seconds: Fraction
+    min_bpm: float
+    max_bpm: float
+    max_change_percent: float | None
+    position: Position
+    from_beat: Fraction = Fraction(0)
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Picture:
+    """The film the chapter is scored to: frame rate and the film time of bar 1."""
+
+    fps: int = 24
+    offset_seconds: Fraction = Fraction(0)
 
 
 @dataclass(frozen=True)
@@ -181,6 +221,12 @@ class Score:
     source_sha256: str  # hash of the score file's bytes
     description: str = ""
     extra: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    #: Cue points (scoring to picture). When there are cues, ``tempos`` is the *solved*
+    #: tempo map (every pinned bar on its timecode) and ``written_tempos`` the tempi as
+    #: written; without cues both are the same.
+    cues: tuple[Cue, ...] = ()
+    picture: Picture = Picture()
+    written_tempos: tuple[TempoChange, ...] = ()
 
     def section(self, name: str) -> Section:
         """The section called ``name`` (KeyError if absent)."""

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from symphony.errors import ScoreError
 from symphony.params import Catalog, Param, Spec
+from symphony.score import cues as picture
 from symphony.score import generate as gen
 from symphony.score.checker import (CHAPTER_KEYS, MAX_BARS, MAX_VOICES, SAMPLE_RATES, SECTION_KEYS, TOP_KEYS,
                                     Checker, MeterMap, suggest)
@@ -232,7 +233,7 @@ def build_score(doc: dict, catalog: Catalog, positions: PositionMap, path: str, 
         Carrying every problem found, sorted by line.
     """
     c = Checker(path, positions)
-    c.allow(doc, (), TOP_KEYS, "the top level")
+    c.allow(doc, (), TOP_KEYS + ("cues", "cue"), "the top level")
     chapter = c.get(doc, "chapter", (), "table")
     if chapter is None:
         if "chapter" not in doc:
@@ -260,9 +261,16 @@ def build_score(doc: dict, catalog: Catalog, positions: PositionMap, path: str, 
     chapter_bars = c.get(chapter, "bars", ck, "int", low=1, high=MAX_BARS)
     tail = c.get(chapter, "tail_seconds", ck, "number", default=3.0, low=0.0, high=30.0, unit=" s")
     description = c.get(chapter, "description", ck, "str", default="")
+    n_problems = len(c.problems)
     meters = _meters(c, doc)
     mm = MeterMap(meters)
-    tempos = _tempos(c, doc, mm)
+    tempos = written_tempos = _tempos(c, doc, mm)
+    film, cues = picture.read_cues(c, doc, mm)
+    if cues and len(c.problems) == n_problems:  # solve only a clean tempo map and cue list
+        try:
+            tempos, cues = picture.solve_cues(written_tempos, cues, meters, film.fps)
+        except ScoreError as exc:
+            c.problems.extend(exc.problems)
     master_raw = c.get(doc, "master", (), "table", default={}) or {}
     c.allow(master_raw, ("master",), ("gain_db", "ceiling_dbtp", "lufs"), "[master]")
     master = Master(
@@ -284,6 +292,7 @@ def build_score(doc: dict, catalog: Catalog, positions: PositionMap, path: str, 
         n_bars = bar - 1 if bar_start == last else bar
     else:
         n_bars = 1
+    picture.check_cues_in_chapter(cues, mm.bar_to_beat(max(1, n_bars) + 1), max(1, n_bars))
     notes.sort(key=lambda n: (n.start_beat, n.section, n.pitch))
     dynamics.sort(key=lambda d: (d.section, d.beat))
     return Score(
@@ -291,4 +300,4 @@ def build_score(doc: dict, catalog: Catalog, positions: PositionMap, path: str, 
         key=key_text, meters=meters, tempos=tempos, sections=sections, buses=buses, master=master,
         passages=tuple(passages), notes=tuple(notes), dynamics=tuple(dynamics), n_bars=max(1, n_bars),
         end_beat=mm.bar_to_beat(max(1, n_bars) + 1), tail_seconds=float(tail), source_sha256=sha256,
-        description=description or "")
+        description=description or "", cues=tuple(cues), picture=film, written_tempos=written_tempos)

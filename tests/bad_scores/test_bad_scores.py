@@ -106,6 +106,12 @@ CASES = {
     "nan-tail": ("tail_seconds must be a finite number, got nan", "tail_seconds =", True),
     "nan-legato": ("legato must be a finite number, got nan", "legato =", True),
     "nan-gain": ("gain_db must be a finite number, got nan", "gain_db =", True),
+    # cue points (scoring to picture)
+    "cue-impossible-tempo": ("cue 'the cut' cannot land bar 5 on 00:00:06:00: bars 1-4 would need 160.00 bpm",
+                             "the limits allow bar 5 between 00:00:06:21 and", True),
+    "cue-bad-timecode": ("bad timecode '00:00:08:24': frame 24 does not exist at 24 fps", "hh:mm:ss:ff", True),
+    "cue-out-of-order": ("cue 'cut' at bar 5 is at 00:00:08:00, not after cue 'door' at bar 3",
+                         "later bars need later film times", True),
 }
 
 def _params():
