@@ -94,6 +94,10 @@ def join_album(chapter_files: Sequence[Path], out_path: Path, settings: RenderSe
                     for block in f.blocks(blocksize=READ_BLOCK, dtype=dtype, always_2d=True):
                         out.write(block)
                         frames += block.shape[0]
+        if settings.manifest:  # album.manifest.json, committed with the album (symphony.manifest)
+            from symphony.manifest import add_album_manifest
+
+            add_album_manifest(files, tmp, out_path, chapter_files, settings, gap_seconds=gap_seconds)
         files.commit()
     finally:
         files.cleanup()

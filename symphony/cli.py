@@ -166,21 +166,39 @@ def info(score_path: str) -> None:
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Render this many scores in parallel processes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@click.option("--click", "make_click", is_flag=True,
+              help="Also write <name>.click.wav: a click track (accented downbeats) on the solved tempo map.")
+@click.option("--fingerprint", "make_fingerprint", is_flag=True,
+              help="Also write <name>.fp, the render's fingerprint (named in the manifest).")
+@click.option("--check-manifest", "check_manifest", is_flag=False, flag_value="", default=None,
+              metavar="[MANIFEST]",
+              help="Re-render into a temporary folder (writing nothing here) and check the result against "
+                   "MANIFEST [default: OUT_DIR/<name>.manifest.json]; options given override the recorded "
+                   "ones. Exit 0 matches, 1 differs, 2 bad input.")
 @_limit_options
 @_guarded
 def render(scores, out_dir, album, fmt, sample_rate, bits, lufs, stems, seed, block_size, jobs, as_json,
-           max_minutes, max_voices, allow_large) -> None:
-    """Render score files to audio files in OUT_DIR (atomically); --album joins the chapters."""
+           make_click, make_fingerprint, check_manifest, max_minutes, max_voices, allow_large) -> None:
+    """Render score files to audio files in OUT_DIR (atomically), each with <name>.manifest.json;
+    --album joins the chapters."""
     from symphony import album as albums
     from symphony.limits import check_disk_space, check_limits
     from symphony.render import RenderSettings
 
+    if check_manifest is not None:
+        overrides = _explicit_options(sample_rate=("sample_rate", int(sample_rate) if sample_rate else None),
+                                      fmt=("format", fmt), bits=("bits", int(bits)), lufs=("lufs", lufs),
+                                      stems=("stems", stems), seed=("seed", seed),
+                                      block_size=("block_size", block_size))
+        _check_manifest(scores, check_manifest, out_dir, album, overrides, as_json)
+        return
     if not scores:
         if not album:
             raise click.UsageError("give the score files to render, or --album for the chapters in scores/")
         scores = tuple(str(p) for p in albums.chapter_scores("scores"))
     settings = RenderSettings(sample_rate=int(sample_rate) if sample_rate else None, format=fmt,
-                              bits=int(bits), lufs=lufs, stems=stems, block_size=block_size, seed=seed)
+                              bits=int(bits), lufs=lufs, stems=stems, block_size=block_size, seed=seed,
+                              fingerprint=make_fingerprint, click=make_click)
     limits = _limits(max_minutes, max_voices, allow_large)
     # Validate every score (and what its render needs) before rendering any, so one typo or
     # one absurd size does not cost a long render.
@@ -214,13 +232,49 @@ def render(scores, out_dir, album, fmt, sample_rate, bits, lufs, stems, seed, bl
         click.echo(albums.AlbumSummary(str(target), joined, duration).format())
 
 
+def _explicit_options(**values) -> dict:
+    """RenderSettings overrides from the options given on the command line (not defaults)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return {key: value for name, (key, value) in values.items()
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+
+
+def _check_manifest(scores, manifest, out_dir, album, overrides, as_json) -> None:
+    """``render --check-manifest``: one score against its manifest; exit 1 when it differs."""
+    import json
+
+    from symphony.manifest import check_manifest, manifest_path, read_manifest
+    from symphony.render import output_path
+
+    if album:
+        raise ParameterError("--check-manifest checks one render; check each chapter with its own manifest")
+    if manifest and manifest.endswith(".toml"):  # `--check-manifest score.toml`: the flag, then a score
+        scores, manifest = scores + (manifest,), ""
+    if not scores and manifest:
+        scores = (read_manifest(manifest)["score"]["path"],)
+    if len(scores) != 1:
+        raise click.UsageError("--check-manifest checks one score at a time")
+    path = scores[0]
+    manifest = manifest or str(manifest_path(output_path(path, out_dir)))
+    result = check_manifest(path, manifest, overrides=overrides)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(result.format())
+    if not result.matches:
+        sys.exit(EXIT_RENDER_FAILED)
+
+
 def _render_one(path: str, out_dir: str, settings, show_progress: bool):
-    from symphony.render import output_path, render_score
+    from symphony.api import render_file
+    from symphony.render import output_path
 
     score = _load(path)
     target = output_path(path, out_dir, settings.format)
     if not show_progress:
-        return render_score(score, target, settings)
+        return render_file(score, target, settings)
     bar_state = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -235,7 +289,7 @@ def _render_one(path: str, out_dir: str, settings, show_progress: bool):
         if done >= total:
             bar.__exit__(None, None, None)
 
-    return render_score(score, target, settings, progress=progress)
+    return render_file(score, target, settings, progress=progress)
 
 
 def _render_parallel(scores, out_dir, settings: list, jobs: int) -> list:

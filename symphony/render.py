@@ -20,8 +20,10 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
+import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -64,6 +66,12 @@ class RenderSettings:
     stems: bool = False
     block_size: int = 4096
     seed: int | None = None
+    #: Write ``<name>.manifest.json`` next to the audio (symphony.manifest).
+    manifest: bool = True
+    #: Also write ``<name>.fp``, the render's fingerprint (symphony.fingerprint).
+    fingerprint: bool = False
+    #: Also write ``<name>.click.wav``, a click track that follows the tempo map (symphony.clicktrack).
+    click: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -102,6 +110,7 @@ class RenderSummary:
     realtime_factor: float
     content_hash: str
     stems: list[str] = field(default_factory=list)
+    click: str | None = None  # the click track's path (render --click)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -116,6 +125,8 @@ class RenderSummary:
                 f"  render     {self.render_seconds:.1f} s, {self.realtime_factor:.1f}x real time")
         if self.stems:
             text += f"\n  stems      {len(self.stems)} files in {Path(self.stems[0]).parent}"
+        if self.click:
+            text += f"\n  click      {self.click}"
         return text
 
 
@@ -228,6 +239,13 @@ class _AtomicFiles:
         self._scratch.append(Path(name))
         return Path(name)
 
+    def pending_temp(self, target: Path) -> Path:
+        """The temporary that will replace ``target`` on ``commit()``."""
+        for tmp, pending in self._pending:
+            if pending == target:
+                return tmp
+        raise KeyError(target)
+
     def commit(self) -> None:
         for tmp, target in self._pending:
             if tmp.is_dir():
@@ -309,6 +327,14 @@ def render_score(score: Score, out_path: str | os.PathLike, settings: RenderSett
             out_path.parent.mkdir(parents=True, exist_ok=True)
             summary = _render(conductor, score, out_path, settings, sample_rate, seed, target_lufs,
                               files, comment, progress)
+            if settings.click:  # committed with the audio
+                summary.click = str(_write_click(conductor, out_path, summary.n_frames, settings, files, comment))
+            if settings.manifest or settings.fingerprint:  # committed with the audio (symphony.manifest)
+                from symphony.manifest import add_render_outputs
+
+                summary.content_hash = chash
+                add_render_outputs(files, score, out_path, settings, summary, sample_rate=sample_rate,
+                                   seed=seed, target_lufs=target_lufs)
         except OSError as exc:
             raise RenderError(f"cannot write {out_path}: {exc.strerror or exc}; "
                               f"check that the folder exists, is writable and has free space") from exc
@@ -327,6 +353,30 @@ def render_score(score: Score, out_path: str | os.PathLike, settings: RenderSett
     summary.realtime_factor = summary.duration_seconds / elapsed if elapsed > 0 else float("inf")
     summary.content_hash = chash
     return summary
+
+
+def click_path(out_path: str | os.PathLike) -> Path:
+    """``renders/NN-slug.click.wav`` next to ``renders/NN-slug.wav`` (any format: always WAV)."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".click.wav")
+
+
+def _write_click(conductor: Conductor, out_path: Path, n_frames: int, settings: RenderSettings,
+                 files: _AtomicFiles, comment: str) -> Path:
+    """The click track (mono WAV, the mix's length and depth) into a pending temporary."""
+    from symphony.clicktrack import click_blocks
+
+    target = click_path(out_path)
+    tmp = files.temp_for(target)
+    subtype = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}[settings.bits]
+    with sf.SoundFile(tmp, "w", samplerate=conductor.sample_rate, channels=1, subtype=subtype,
+                      format="WAV") as f:
+        f.title = f"{conductor.score.number:02d} {conductor.score.title} - click"
+        f.software = f"symphony {__version__}"
+        f.comment = comment
+        for block in click_blocks(conductor.score, conductor.tempo_map, n_frames, READ_BLOCK):
+            f.write(block[0])
+    return target
 
 
 def _write_failure(out_path: Path, exc: Exception) -> str:
@@ -484,3 +534,20 @@ def _summary(out_path: Path, sample_rate: int, total: int, meter: LoudnessMeter,
         true_peak_dbtp=meter.true_peak_dbtp(), integrated_lufs=meter.integrated_lufs(),
         gain_db=gain_db, render_seconds=0.0, realtime_factor=0.0, content_hash="",
         stems=[str(stems_dir / p.name) for p in stems.paths] if stems else [])
+
+
+class _CallableModule(types.ModuleType):
+    """``symphony.render`` is this module and also the Python API's ``render(score, ...)``.
+
+    The package attribute ``symphony.render`` is this module as soon as anything imports it,
+    so the module itself is made callable: ``symphony.render(score, seed=1)`` calls
+    :func:`symphony.api.render`.
+    """
+
+    def __call__(self, score, **options):
+        from symphony.api import render
+
+        return render(score, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

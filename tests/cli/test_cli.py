@@ -107,7 +107,9 @@ def test_render_album_joins_the_chapters(tmp_path):
     out = tmp_path / "renders"
     result = run("render", "--album", first, second, extra, "--out-dir", out, "--lufs", "-16")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["01-first.wav", "02-second.wav", "album.wav", "sketch.wav"]
+    assert sorted(p.name for p in out.iterdir()) == ["01-first.manifest.json", "01-first.wav", "02-second.manifest.json",
+                                                     "02-second.wav", "album.manifest.json", "album.wav",
+                                                     "sketch.manifest.json", "sketch.wav"]
     assert "2 chapters" in result.output and "loudness spread" in result.output
     import soundfile as sf
     frames = sum(sf.info(out / name).frames for name in ("01-first.wav", "02-second.wav"))

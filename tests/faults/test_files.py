@@ -225,7 +225,7 @@ def test_stems_named_after_hostile_sections_stay_in_the_stems_folder(tmp_path):
     out = tmp_path / "renders"
     result = render_cli(path, out, "--stems")
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(out)) == ["09-faults.stems", "09-faults.wav"]
+    assert sorted(os.listdir(out)) == ["09-faults.manifest.json", "09-faults.stems", "09-faults.wav"]
     assert sorted(os.listdir(out / "09-faults.stems")) == ["Bass-Line.wav", "bass-line-2.wav", "bus-echo.wav",
                                                           "evil.wav"]
     assert sorted(os.listdir(tmp_path)) == ["09-faults.toml", "renders"]
@@ -237,5 +237,5 @@ def test_odd_titles_only_reach_the_metadata(tmp_path):
     out = tmp_path / "renders"
     result = render_cli(path, out)
     assert result.exit_code == 0, result.output
-    assert os.listdir(out) == ["09-faults.wav"]
+    assert sorted(os.listdir(out)) == ["09-faults.manifest.json", "09-faults.wav"]
     assert sf.info(out / "09-faults.wav").frames == 187425
