@@ -227,6 +227,10 @@ class Score:
     cues: tuple[Cue, ...] = ()
     picture: Picture = Picture()
     written_tempos: tuple[TempoChange, ...] = ()
+    #: Other files the music is read from (``[passage.midi]`` files), as the score names
+    #: them resolved against its folder, in passage order: manifests hash them and
+    #: ``play --watch`` reloads when they change.
+    input_files: tuple[str, ...] = ()
 
     def section(self, name: str) -> Section:
         """The section called ``name`` (KeyError if absent)."""

@@ -8,6 +8,7 @@ together.
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from types import MappingProxyType
@@ -300,4 +301,18 @@ def build_score(doc: dict, catalog: Catalog, positions: PositionMap, path: str, 
         key=key_text, meters=meters, tempos=tempos, sections=sections, buses=buses, master=master,
         passages=tuple(passages), notes=tuple(notes), dynamics=tuple(dynamics), n_bars=max(1, n_bars),
         end_beat=mm.bar_to_beat(max(1, n_bars) + 1), tail_seconds=float(tail), source_sha256=sha256,
-        description=description or "", cues=tuple(cues), picture=film, written_tempos=written_tempos)
+        description=description or "", cues=tuple(cues), picture=film, written_tempos=written_tempos,
+        input_files=_input_files(path, doc))
+
+
+def _input_files(path: str, doc: dict) -> tuple[str, ...]:
+    """The MIDI files the passages read (already checked), resolved against the score's folder."""
+    found: list[str] = []
+    for p in doc.get("passage") or ():
+        midi = p.get("midi") if isinstance(p, dict) else None
+        file = midi.get("file") if isinstance(midi, dict) else None
+        if isinstance(file, str):
+            resolved = file if os.path.isabs(file) else os.path.join(os.path.dirname(path), file)
+            if resolved not in found:
+                found.append(resolved)
+    return tuple(found)
