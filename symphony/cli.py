@@ -320,6 +320,9 @@ _WORKER_BUSY = [False]
 def _init_worker() -> None:
     def handler(signum, frame):
         if _WORKER_BUSY[0]:
+            from symphony.render import STOP_REQUESTED
+
+            STOP_REQUESTED.set()
             raise KeyboardInterrupt
         os._exit(EXIT_INTERRUPTED)  # idle: nothing to clean up, no traceback
     signal.signal(signal.SIGTERM, handler)
@@ -335,11 +338,19 @@ def _render_in_worker(path: str, out_dir: str, settings):
 
 
 def _install_sigterm() -> None:
-    """SIGTERM behaves like Ctrl-C: the render stops and cleans up its temporary files."""
+    """SIGTERM behaves like Ctrl-C: the render stops and cleans up its temporary files.
+
+    Both also set ``symphony.render.STOP_REQUESTED``, which the render loops check, so the
+    render stops even where the KeyboardInterrupt itself was swallowed.
+    """
     def handler(signum, frame):
+        from symphony.render import STOP_REQUESTED
+
+        STOP_REQUESTED.set()
         raise KeyboardInterrupt
     try:
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
     except ValueError:  # not in the main thread (e.g. under a test runner)
         pass
 

@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import types
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,18 @@ MAX_LOUDNESS_PASSES = 4
 READ_BLOCK = 65536
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, frames_done, frames_total)
+
+
+#: Set by the command line's SIGINT/SIGTERM handlers. The render loops check it every block
+#: and once more before renaming anything into place, so a signal whose KeyboardInterrupt
+#: was swallowed somewhere (for example inside a library's own exception handling while
+#: numba compiles) still stops the render with nothing written.
+STOP_REQUESTED = threading.Event()
+
+
+def _check_stop() -> None:
+    if STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -341,6 +354,7 @@ def render_score(score: Score, out_path: str | os.PathLike, settings: RenderSett
         except sf.SoundFileError as exc:  # libsndfile reports ENOSPC/EIO as "System error."
             raise RenderError(f"cannot write {out_path}: {_write_failure(out_path, exc)}; "
                               f"nothing was written and any previous render is intact") from exc
+        _check_stop()
         files.commit()
     finally:
         try:
@@ -417,6 +431,7 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
                     y, skip = y[:, cut:], skip - cut
                 _emit(y, out, meter, quantize)
                 stems.write(block.stems, master_gain, quantize)
+                _check_stop()
                 if progress:
                     progress("render", block.start_frame + block.mix.shape[1], total)
             tail = chain.process(np.zeros((2, chain.latency_frames)))
@@ -439,6 +454,7 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
                 pre.write(x.T)
                 for f, stem in zip(stem_files, block.stems if block.stems is not None else []):
                     f.write((stem * master_gain).T.astype(np.float32))
+                _check_stop()
                 if progress:
                     progress("render", block.start_frame + block.mix.shape[1], total)
         finally:
@@ -460,6 +476,7 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
                 _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out:
             skip = chain.latency_frames
             for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
+                _check_stop()
                 y = chain.process(np.ascontiguousarray(x.T))
                 if skip:
                     cut = min(skip, y.shape[1])

@@ -85,3 +85,30 @@ def test_sigterm_stops_parallel_workers(tmp_path):
     for name in ("09-a", "09-b"):
         assert (out / f"{name}.wav").read_bytes() == PREVIOUS
     assert leftovers(out) == []
+
+
+@pytest.mark.parametrize("when", ["render", "commit"])
+def test_a_swallowed_interrupt_still_stops_the_render(tmp_path, when):
+    """The signal handlers also set ``STOP_REQUESTED``; the render checks it every block and
+    before renaming anything into place, so a KeyboardInterrupt that some library swallowed
+    (seen once while numba compiled on a cold cache) cannot let the render finish."""
+    from symphony.catalog import load
+    from symphony.render import STOP_REQUESTED, RenderSettings, render_score
+
+    score = load(str(write_score(tmp_path, long_score(8), "09-stop.toml")))
+    out = tmp_path / "renders"
+    out.mkdir()
+    (out / "09-stop.wav").write_bytes(PREVIOUS)
+
+    def progress(stage, done, total):  # the handler ran, its exception went nowhere
+        if when == "render" or stage.startswith("loudness"):
+            STOP_REQUESTED.set()
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            render_score(score, out / "09-stop.wav", RenderSettings(lufs=-20.0 if when == "commit" else None),
+                         progress=progress)
+    finally:
+        STOP_REQUESTED.clear()
+    assert (out / "09-stop.wav").read_bytes() == PREVIOUS
+    assert leftovers(out) == [] and os.listdir(out) == ["09-stop.wav"]
