@@ -24,9 +24,10 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg")
 
 
 def audio_sha256(audio: np.ndarray) -> str:
-    """sha256 of the samples as interleaved little-endian float32 (reported, never decisive)."""
-    frames = np.ascontiguousarray(np.asarray(audio, dtype=np.float64).T, dtype="<f4")
-    return hashlib.sha256(frames.tobytes()).hexdigest()
+    """sha256 of the samples as little-endian float32, channel after channel (reported, never
+    decisive)."""
+    samples = np.ascontiguousarray(audio, dtype="<f4")
+    return hashlib.sha256(samples).hexdigest()  # the buffer itself: no copy
 
 
 def fingerprint_audio(audio: np.ndarray, sample_rate: int, *, source: dict[str, Any] | None = None,
@@ -54,9 +55,11 @@ def fingerprint_audio(audio: np.ndarray, sample_rate: int, *, source: dict[str, 
     --------
     >>> fp = fingerprint_audio(np.zeros((2, 22050)), 22050)
     >>> fp.bands.shape
-    (6, 20)
+    (3, 20)
     """
-    x = np.asarray(audio, dtype=np.float64)
+    x = np.asarray(audio)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)  # float32 stems stay float32: features compute in float64 per chunk
     if x.ndim == 1:
         x = x[np.newaxis]
     y = F.to_analysis_rate(x, sample_rate)
@@ -123,18 +126,23 @@ def render_score_audio(score, *, sample_rate: int = RENDER_RATE, stems: bool = F
     chain = conductor.master_chain()
     lat = chain.latency_frames
     gain = float(db_to_gain(score.master.gain_db))
-    mix_parts, stem_parts = [], []
+    end = conductor.n_frames if end_frame is None else int(end_frame)
+    n_total = max(end - int(start_frame), 0)
+    mix_parts = []
+    # whole chapters with 16 stems: one preallocated float32 buffer (no copies of the list)
+    stacked = np.zeros((len(conductor.orchestra.stem_names) if stems else 0, 2, n_total), dtype=np.float32)
+    at = 0
     for block in conductor.blocks(block_size, start_frame=start_frame, end_frame=end_frame, stems=stems):
         mix_parts.append(chain.process(block.mix))
         if stems:
-            stem_parts.append((block.stems * gain).astype(np.float32))
+            n = block.stems.shape[-1]
+            np.multiply(block.stems, gain, out=stacked[:, :, at:at + n], casting="same_kind")
+        at += block.mix.shape[-1]
     mix_parts.append(chain.process(np.zeros((2, lat))))
     mix = np.concatenate(mix_parts, axis=1)[:, lat:]
     named: dict[str, np.ndarray] = {}
     if stems:
-        stacked = np.concatenate(stem_parts, axis=2) if stem_parts else np.zeros(
-            (len(conductor.orchestra.stem_names), 2, 0), dtype=np.float32)
-        named = {name: stacked[k] for k, name in enumerate(conductor.orchestra.stem_names)}
+        named = {name: stacked[k, :, :at] for k, name in enumerate(conductor.orchestra.stem_names)}
     return mix, named
 
 
@@ -185,8 +193,11 @@ def fingerprint_score(score, *, stems: bool = False, sample_rate: int = RENDER_R
     src = {"kind": "score", "path": Path(score.path).as_posix(), "start_seconds": windows[0][0] / sample_rate}
     if len(windows) > 1:
         src["segments"] = segments
-    fp = fingerprint_audio(np.concatenate(mixes, axis=1), sample_rate, source=src, score=info, command=command)
-    stem_fps = {name: fingerprint_audio(np.concatenate(parts, axis=1), sample_rate, source=dict(src, stem=name),
+    def joined(parts: list[np.ndarray]) -> np.ndarray:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)  # no copy of a whole chapter
+
+    fp = fingerprint_audio(joined(mixes), sample_rate, source=src, score=info, command=command)
+    stem_fps = {name: fingerprint_audio(joined(parts), sample_rate, source=dict(src, stem=name),
                                         score=info, command=command)
                 for name, parts in stem_parts.items()}
     return fp, stem_fps

@@ -8,21 +8,23 @@ Decision rules (each one a ``Finding`` when it fires; "same" means no finding):
 - **spectrum**: in a sliding window of ``cell_frames`` frames x ``cell_bands`` bands, the mean
   band difference (after removing a reported overall level change) exceeds ``cell_mean_db``,
   or its RMS exceeds ``cell_rms_db``.
-- **pitch**: per-frame chroma normalized to its strongest class (so level does not count);
-  the RMS difference over ``cell_frames`` frames exceeds ``chroma_rms_db``.
+- **pitch**: chroma is stored relative to the frame's strongest class (so level does not
+  count); its RMS difference over ``cell_frames`` frames (at least two with chroma) exceeds
+  ``chroma_rms_db``.
 - **stereo**: the mean left/right balance difference over ``cell_frames`` frames exceeds
   ``balance_db``.
-- **timing**: in a band pair loud in both, the RMS difference of the time centroids over
-  ``cell_frames`` frames exceeds ``timing_ms`` (a note early or late, even under another onset).
+- **timing**: in a band group kept in both (``features.centroid_mask``), the RMS difference
+  of the time centroids over ``cell_frames`` frames exceeds ``timing_ms`` (a note early or
+  late, even under another onset).
 - **tuning**: likewise for the pitch centroids, ``pitch_semitones`` (a note sharp or flat).
 - **onsets**: onsets are paired within +-``onset_match_s`` in the same band group; a pair more
   than ``onset_ms`` apart has moved; an unpaired onset stronger than the detection threshold
   plus ``onset_margin_db`` was added or removed.
 
-Quantized features (0.25 dB) make a difference below one step a coin flip, so every rule
-works on means over many values, never on single values. ``docs/fingerprints.md`` shows the
-margins: numerical noise leaves the statistics far below these tolerances, the smallest
-musical changes of the calibration suite far above.
+Quantized features (1 dB bands, 6 dB chroma, 4 ms, 0.125 semitone) make a difference below
+one step a coin flip, so every rule works on means over many values, never on single values.
+``docs/fingerprints.md`` shows the margins: numerical noise leaves the statistics far below
+these tolerances, the smallest musical changes of the calibration suite far above.
 """
 
 from __future__ import annotations
@@ -38,14 +40,10 @@ from symphony.fingerprint.fileformat import Fingerprint
 from symphony.fingerprint.timegrid import TimeGrid
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-CHROMA_RANGE_DB = 40.0      # normalized chroma is clipped to [-40, 0] dB
-CHROMA_ACTIVE_DB = -70.0    # frames whose strongest class is quieter are not compared
 MIN_CELL_SHARE = 0.3        # share of sounding values a band cell needs to be judged
 #: Frames of a 5-frame window that must sound (in both, for centroids) to judge it: one
 #: quantization step flipped in a judged window stays under the tolerance.
-MIN_FRAMES = {"timing": 2, "tuning": 2, "balance": 3}
-#: Band pairs this far under the frame's loudest pair are masked: their centroids are not compared.
-CENTROID_RANGE_DB = 50.0
+MIN_FRAMES = {"timing": 2, "tuning": 2, "balance": 3, "chroma": 2}
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class Tolerances:
     cell_bands: int = 4
     cell_mean_db: float = 0.4
     cell_rms_db: float = 1.0
-    chroma_rms_db: float = 1.0
+    chroma_rms_db: float = 2.5
     balance_db: float = 0.5
     timing_ms: float = 3.0
     pitch_semitones: float = 0.1
@@ -209,14 +207,12 @@ def compare(a: Fingerprint, b: Fingerprint, *, tolerances: Tolerances | None = N
 
     # -- level and spectrum (bands)
     ba, bb = a.bands[:n], b.bands[:n]
-    ca, cb = a.chroma[:n], b.chroma[:n]
     if tol.ignore_level:
         # Align b to a's level, and lift both floors by the shift so that values which only
         # crossed a floor because of the gain count as floor in both.
         gain = _level_shift(ba - bb, ba, bb)
         lift = F.FLOOR_DB + abs(gain) + F.BAND_STEP_DB
         ba, bb = np.maximum(ba, lift), np.maximum(bb + gain, lift)
-        ca, cb = np.maximum(ca, lift), np.maximum(cb + gain, lift)
         notes.append(f"overall level difference of {gain:+.2f} dB ignored (--ignore-level)")
     diff = ba - bb
     active = (np.maximum(ba, bb) > F.FLOOR_DB + 10.0).astype(np.float64)
@@ -261,30 +257,29 @@ def compare(a: Fingerprint, b: Fingerprint, *, tolerances: Tolerances | None = N
                                 f"{_hz(edges[lo_band])}-{_hz(edges[hi_band + 1])} {value:+.2f} dB on average, "
                                 f"up to {peak:.1f} dB"))
 
-    # -- pitch content (chroma, level-normalized)
-    ma, mb = ca.max(axis=1, keepdims=True), cb.max(axis=1, keepdims=True)
-    na = np.clip(ca - ma, -CHROMA_RANGE_DB, 0.0)
-    nb = np.clip(cb - mb, -CHROMA_RANGE_DB, 0.0)
-    chroma_active = (np.maximum(ma, mb)[:, 0] > CHROMA_ACTIVE_DB).astype(np.float64)
+    # -- pitch content (chroma, stored level-normalized: 0 dB = the frame's strongest class)
+    na, nb = a.chroma[:n], b.chroma[:n]
+    active_a, active_b = na.max(axis=1) > -F.CHROMA_RANGE_DB, nb.max(axis=1) > -F.CHROMA_RANGE_DB
+    chroma_active = (active_a | active_b).astype(np.float64)
     cdiff = na - nb
     csq = (cdiff ** 2).mean(axis=1)
     cms, cw = _window_mean(csq, chroma_active, tol.cell_frames, axis=0)
     crms = np.sqrt(np.maximum(cms, 0.0))
-    cvalid = cw > 0.5 / tol.cell_frames
+    cvalid = cw >= (MIN_FRAMES["chroma"] - 0.5) / tol.cell_frames
     stats["chroma_rms_db_max"] = float(crms[cvalid].max()) if cvalid.any() else 0.0
     for start, stop in _runs(cvalid & (crms > tol.chroma_rms_db)):
         f0, f1 = _span((np.abs(cdiff) > 0).any(axis=1) & (chroma_active > 0), start, stop, tol.cell_frames // 2)
-        # name the classes by their absolute change (the normalized one moves with the peak class)
-        # (by power: a dB change of a nearly empty class says little)
+        # name the classes by their change of power relative to the strongest class (a dB
+        # change of a nearly empty class says little)
         weights = chroma_active[f0:f1, None]
-        power_change = ((10.0 ** (ca[f0:f1] / 10.0) - 10.0 ** (cb[f0:f1] / 10.0)) * weights).sum(axis=0)
-        mean_shift = ((ca[f0:f1] - cb[f0:f1]) * weights).sum(axis=0) / max(float(weights.sum()), 1.0)
+        power_change = ((10.0 ** (na[f0:f1] / 10.0) - 10.0 ** (nb[f0:f1] / 10.0)) * weights).sum(axis=0)
+        mean_shift = ((na[f0:f1] - nb[f0:f1]) * weights).sum(axis=0) / max(float(weights.sum()), 1.0)
         gained, lost = int(np.argmax(power_change)), int(np.argmin(power_change))
         findings.append(Finding("pitch", *_seconds(f0, f1, hop_s), F.CHROMA_LOW_HZ, F.CHROMA_HIGH_HZ,
                                 float(crms[start:stop].max()), "dB",
                                 f"pitch classes: {PITCH_CLASSES[gained]} {mean_shift[gained]:+.1f} dB, "
-                                f"{PITCH_CLASSES[lost]} {mean_shift[lost]:+.1f} dB (chroma rms "
-                                f"{crms[start:stop].max():.1f} dB)"))
+                                f"{PITCH_CLASSES[lost]} {mean_shift[lost]:+.1f} dB (re the strongest class; "
+                                f"chroma rms {crms[start:stop].max():.1f} dB)"))
 
     # -- stereo balance
     la, lb = a.balance[:n], b.balance[:n]
@@ -302,12 +297,8 @@ def compare(a: Fingerprint, b: Fingerprint, *, tolerances: Tolerances | None = N
         findings.append(Finding("stereo", *_seconds(start, stop, hop_s), float(f_lo), float(f_hi), value, "dB",
                                 f"left/right balance {value:+.1f} dB ({_hz(f_lo)}-{_hz(f_hi)})"))
 
-    # -- timing and tuning inside band pairs loud in both
-    pa = 10.0 * np.log10((10.0 ** (ba / 10.0)).reshape(n, F.N_PAIRS, 2).sum(axis=2))
-    pb = 10.0 * np.log10((10.0 ** (bb / 10.0)).reshape(n, F.N_PAIRS, 2).sum(axis=2))
-    both = ((pa > F.CENTROID_FLOOR_DB + 6.0) & (pb > F.CENTROID_FLOOR_DB + 6.0)
-            & (pa > pa.max(axis=1, keepdims=True) - CENTROID_RANGE_DB)
-            & (pb > pb.max(axis=1, keepdims=True) - CENTROID_RANGE_DB)).astype(float)
+    # -- timing and tuning inside band groups loud in both (the mask of the stored values)
+    both = (F.centroid_mask(a.bands[:n]) & F.centroid_mask(b.bands[:n])).astype(float)
     for kind, va, vb, limit, unit in (("timing", a.timing[:n], b.timing[:n], tol.timing_ms, "ms"),
                                       ("tuning", a.pitch[:n], b.pitch[:n], tol.pitch_semitones, "semitones")):
         d = (va - vb) * both
@@ -322,7 +313,8 @@ def compare(a: Fingerprint, b: Fingerprint, *, tolerances: Tolerances | None = N
             block = d[f0:f1][:, cols]
             k = np.unravel_index(np.abs(block).argmax(), block.shape)
             value = float(block[k])
-            lo_hz, hi_hz = float(edges[2 * cols.min()]), float(edges[2 * cols.max() + 2])
+            w_ = F.CENTROID_WIDTH
+            lo_hz, hi_hz = float(edges[w_ * cols.min()]), float(edges[w_ * (cols.max() + 1)])
             if kind == "timing":
                 text = (f"{_hz(lo_hz)}-{_hz(hi_hz)}: time centroid moved up to {value:+.0f} ms "
                         f"(rms {r[start:stop].max():.1f} ms): something starts or stops at another time")
@@ -373,7 +365,10 @@ def _compare_onsets(a: F.Onsets, b: F.Onsets, tol: Tolerances, *, horizon_s: flo
     strong = F.ONSET_THRESHOLD_DB + tol.onset_margin_db
     dt_all = np.array([a.times_s[i] - b.times_s[j] for i, j in pairs]) if pairs else np.zeros(0)
     t_all = np.array([b.times_s[j] for i, j in pairs]) if pairs else np.zeros(0)
+    strong_shift_ms = 0.0
     for (i, j), dt in zip(pairs, dt_all):
+        if max(a.strengths_db[i], b.strengths_db[j]) >= strong:
+            strong_shift_ms = max(strong_shift_ms, abs(dt) * 1000.0)
         if abs(dt) * 1000.0 > tol.onset_ms and max(a.strengths_db[i], b.strengths_db[j]) >= strong:
             lo, hi = F.ONSET_GROUPS_HZ[int(a.groups[i])]
             findings.append(Finding("onset-moved", float(b.times_s[j]), float(b.times_s[j]), lo, hi, dt * 1000.0,
@@ -389,6 +384,8 @@ def _compare_onsets(a: F.Onsets, b: F.Onsets, tol: Tolerances, *, horizon_s: flo
     stats: dict[str, float] = {
         "onsets_a": float(len(a)), "onsets_b": float(len(b)), "onsets_matched": float(len(pairs)),
         "onset_shift_ms_max": float(np.abs(dt_all).max() * 1000.0) if dt_all.size else 0.0,
+        # the decision statistic: the largest shift of a pair with a strong onset
+        "onset_moved_ms_max": float(strong_shift_ms),
     }
     unmatched = int((matched_a < 0).sum() + (matched_b < 0).sum())
     stats["onsets_unmatched"] = float(unmatched)

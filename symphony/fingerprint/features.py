@@ -1,20 +1,20 @@
-"""Time-frequency features of a regression fingerprint (format version 1).
+"""Time-frequency features of a regression fingerprint (format version 2).
 
 Everything is computed on a fixed analysis grid at ``ANALYSIS_RATE`` (22050 Hz) so that
 fingerprints of renders at other rates stay comparable. Six features, each chosen for a
 kind of musical change:
 
 ``bands``   (frames, 20) log power in ERB-spaced bands, dB: level, timbre, balance of sections,
-            filters. ``HOP`` = 4096 samples (185.8 ms), Hann window 8192 (371.5 ms).
-``chroma``  (frames, 12) log power per pitch class, dB: which pitches sound, to a fraction of
-            a semitone (linear soft assignment, so a note 50 cents sharp splits its power
-            between two classes); same frames (the long window resolves low pitches).
+            filters. ``HOP`` = 8192 samples (371.5 ms), Hann window 16384 (743 ms).
+``chroma``  (frames, 12) power per pitch class in dB under the frame's strongest class, in
+            6 dB steps down to -24 dB: which pitch classes sound (linear soft assignment in
+            cents, so a note 50 cents sharp splits its power between two classes).
 ``balance`` (frames, 4) left/right power ratio per quarter of the band range, dB: panning.
-``timing``  (frames, 10) reassigned time centroid per pair of bands, ms from the frame centre
-            (Auger & Flandrin 1995): when the sound in a band happens inside the frame, so
-            a note 20 ms late moves it even when another onset masks its own.
-``pitch``   (frames, 10) power-weighted mean log-frequency per pair of bands, semitones from
-            the pair's centre: a note 50 cents sharp moves it in the bands it dominates.
+``timing``  (frames, 5) reassigned time centroid per group of 4 bands, ms from the frame
+            centre (Auger & Flandrin 1995): when the sound in a band happens inside the frame,
+            so a note 20 ms late moves it even when another onset masks its own.
+``pitch``   (frames, 5) power-weighted mean log-frequency per group of 4 bands, semitones
+            from the group's centre: a note 50 cents sharp moves it in the bands it dominates.
 ``onsets``  sparse list (time, band group, strength): where notes and hits start, to a few
             milliseconds (spectral flux on 46 ms windows at a 5.8 ms hop, peaks refined by a
             parabola).
@@ -34,13 +34,15 @@ from dataclasses import dataclass
 from math import gcd
 
 import numpy as np
+import scipy.fft
 from scipy.signal import resample_poly
 
 from symphony.errors import ParameterError
 
 ANALYSIS_RATE = 22050
-HOP = 4096
-WINDOW = 8192
+#: Frame grid of the band, chroma, balance and centroid features: 371.5 ms apart, 743 ms long.
+HOP = 8192
+WINDOW = 16384
 N_BANDS = 20
 BAND_LOW_HZ = 40.0
 BAND_HIGH_HZ = ANALYSIS_RATE / 2
@@ -48,18 +50,34 @@ CHROMA_LOW_HZ = 65.4    # C2
 CHROMA_HIGH_HZ = 4186.0  # C8
 FLOOR_DB = -90.0
 BAND_STEP_DB = 1.0
-CHROMA_STEP_DB = 1.0
+#: Chroma is stored under the frame's strongest class, clipped to -CHROMA_RANGE_DB.
+CHROMA_STEP_DB = 6.0
+CHROMA_RANGE_DB = 24.0
+#: Frames whose strongest pitch class is quieter hold no chroma (every class at -CHROMA_RANGE_DB).
+CHROMA_ACTIVE_DB = -70.0
 BALANCE_STEP_DB = 1.0
 N_BALANCE = 4
-N_PAIRS = N_BANDS // 2
+#: Bands per group of the ``timing`` and ``pitch`` centroids.
+CENTROID_WIDTH = 4
+N_CENTROIDS = N_BANDS // CENTROID_WIDTH
 TIMING_STEP_MS = 4.0
-PITCH_STEP_SEMITONES = 0.1
-#: ``timing`` and ``pitch`` are stored where a band pair is louder than this (else 0).
-CENTROID_FLOOR_DB = -70.0
+PITCH_STEP_SEMITONES = 0.125
+#: ``timing`` and ``pitch`` are kept where a band group is louder than this and within
+#: ``CENTROID_RANGE_DB`` of the frame's loudest group (else 0): see :func:`centroid_mask`.
+CENTROID_FLOOR_DB = -64.0
+CENTROID_RANGE_DB = 50.0
+#: Frames of the grid are computed this many at a time (memory stays bounded).
+GRID_CHUNK = 128
+#: Frames whose samples all stay under this are silent: every feature reads its floor value.
+SILENT_PEAK = 1e-5
 
 ONSET_HOP = 128
 ONSET_WINDOW = 1024
 ONSET_FLOOR_DB = -100.0
+#: Onset frames whose samples stay under this sit at ``ONSET_FLOOR_DB`` in every bin
+#: (``|X| 2 / sum(w) <= 2 max|x|``), so they are not transformed.
+ONSET_SILENT_PEAK = 4e-6
+ONSET_CHUNK = 4096
 #: Magnitudes more than this under the piece's loud frames (99th percentile of the
 #: per-frame maximum) count as the floor too.
 ONSET_RANGE_DB = 70.0
@@ -69,11 +87,11 @@ ONSET_GROUPS_HZ = ((30.0, 200.0), (200.0, 1000.0), (1000.0, 4000.0), (4000.0, 11
 ONSET_THRESHOLD_DB = 3.0
 ONSET_MAX_HALF = 3
 ONSET_MEAN_HALF = 10
-ONSET_TIME_STEP_S = 2e-4
+ONSET_TIME_STEP_S = 1e-3
 #: The flux of a centred 46 ms window peaks this long before a sharp onset (measured on
 #: decaying noise bursts: 17.5 +- 0.3 ms); added so reported times are the onsets' own.
 ONSET_LATENCY_S = 0.0175
-ONSET_STRENGTH_STEP_DB = 0.25
+ONSET_STRENGTH_STEP_DB = 1.0
 
 
 def _hann(n: int) -> np.ndarray:
@@ -103,11 +121,15 @@ def erb_band_edges(n_bands: int = N_BANDS, low_hz: float = BAND_LOW_HZ,
 
 
 def to_analysis_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``(channels, n)`` at ``sample_rate`` -> ``(channels, m)`` float64 at ``ANALYSIS_RATE``.
+    """``(channels, n)`` at ``sample_rate`` -> ``(channels, m)`` at ``ANALYSIS_RATE``.
+
+    float32 audio at that rate stays float32 (the features compute in float64 chunk by chunk).
 
     Polyphase resampling (``scipy.signal.resample_poly``, Kaiser window) when the rates differ.
     """
-    x = np.asarray(audio, dtype=np.float64)
+    x = np.asarray(audio)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
     if x.ndim == 1:
         x = x[np.newaxis, :]
     if x.ndim != 2:
@@ -120,17 +142,17 @@ def to_analysis_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if sample_rate == ANALYSIS_RATE:
         return x
     g = gcd(ANALYSIS_RATE, sample_rate)
-    return resample_poly(x, ANALYSIS_RATE // g, sample_rate // g, axis=-1)
+    return resample_poly(x.astype(np.float64), ANALYSIS_RATE // g, sample_rate // g, axis=-1)
 
 
-def _frames(x: np.ndarray, window: int, hop: int, n_frames: int) -> np.ndarray:
-    """``(..., n)`` -> ``(..., n_frames, window)`` windowed frames centred on ``k * hop``."""
+def _frame_view(x: np.ndarray, window: int, hop: int, n_frames: int) -> np.ndarray:
+    """``(channels, n)`` -> read-only view ``(channels, n_frames, window)`` of the frames
+    centred on ``k * hop`` (zeros outside the signal; one padded copy of ``x``, not windowed)."""
     pad = window // 2
     need = (n_frames - 1) * hop + window
-    padded = np.zeros(x.shape[:-1] + (max(need, x.shape[-1] + 2 * pad),))
-    padded[..., pad:pad + x.shape[-1]] = x
-    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=-1)[..., ::hop, :]
-    return view[..., :n_frames, :] * _hann(window)
+    padded = np.zeros((x.shape[0], max(need, x.shape[-1] + 2 * pad)))
+    padded[:, pad:pad + x.shape[-1]] = x
+    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=-1)[:, ::hop][:, :n_frames]
 
 
 def _quantize(values: np.ndarray, step: float) -> np.ndarray:
@@ -169,6 +191,17 @@ def _band_matrix(window: int) -> np.ndarray:
     return m
 
 
+def _band_starts(window: int) -> tuple[int, np.ndarray]:
+    """The bins of the bands as ``(first, starts)``: band k holds bins ``starts[k]`` to
+    ``starts[k + 1] - 1`` (the last band ends at ``starts[-1]``), as in :func:`_band_matrix`."""
+    m = _band_matrix(window)
+    owner = np.nonzero(m.any(axis=1))[0]
+    starts = np.array([int(np.nonzero(m[:, k])[0][0]) for k in range(N_BANDS)] + [int(owner[-1]) + 1])
+    if np.any(np.diff(starts) <= 0):
+        raise AssertionError("an analysis band holds no FFT bin")
+    return int(starts[0]), starts
+
+
 def _chroma_matrix(window: int) -> np.ndarray:
     """(bins, 12) soft assignment of bins to pitch classes (C = 0), linear in cents."""
     freqs = np.fft.rfftfreq(window, 1.0 / ANALYSIS_RATE)
@@ -193,53 +226,128 @@ class Grids:
     pitch: np.ndarray
 
 
-def pair_centres_semitones() -> np.ndarray:
-    """Centre of each band pair on the log-frequency axis, semitones re 440 Hz."""
+def centroid_centres_semitones() -> np.ndarray:
+    """Centre of each centroid band group on the log-frequency axis, semitones re 440 Hz."""
     edges = erb_band_edges()
-    return 12.0 * np.log2(np.sqrt(edges[:-1:2] * edges[2::2]) / 440.0)
+    return 12.0 * np.log2(np.sqrt(edges[:-1:CENTROID_WIDTH] * edges[CENTROID_WIDTH::CENTROID_WIDTH]) / 440.0)
+
+
+def centroid_mask(bands: np.ndarray) -> np.ndarray:
+    """``(frames, N_CENTROIDS)`` bool: band groups whose ``timing`` and ``pitch`` are kept.
+
+    A group counts when its power (summed from the quantized ``bands``) is above
+    ``CENTROID_FLOOR_DB`` and within ``CENTROID_RANGE_DB`` of the frame's loudest group: the
+    centroid of a quiet group is dominated by leakage and noise. The comparison uses the same
+    mask (in both fingerprints), so values outside it are stored as 0 and cost nothing.
+    """
+    n = bands.shape[0]
+    group_db = 10.0 * np.log10((10.0 ** (bands / 10.0)).reshape(n, N_CENTROIDS, CENTROID_WIDTH).sum(axis=2))
+    if n == 0:
+        return np.zeros((0, N_CENTROIDS), dtype=bool)
+    return (group_db > CENTROID_FLOOR_DB) & (group_db > group_db.max(axis=1, keepdims=True) - CENTROID_RANGE_DB)
+
+
+def _silent(x: np.ndarray, window: int, hop: int, n_frames: int, limit: float) -> np.ndarray:
+    """``(n_frames,)`` bool: frames whose every sample (all channels) has ``|x| <= limit``.
+
+    ``window`` must be a multiple of ``hop``: the peak of each hop-long block, then of the
+    ``window // hop`` blocks a frame covers.
+    """
+    pad = window // 2
+    per = window // hop
+    n_blocks = n_frames + per - 1
+    padded_peak = np.zeros(n_blocks * hop)
+    n = min(x.shape[-1], n_blocks * hop - pad)
+    if n > 0:
+        peak = padded_peak[pad:pad + n]
+        np.abs(x[0, :n], out=peak)
+        for channel in x[1:]:
+            np.maximum(peak, np.abs(channel[:n]), out=peak)
+    block_peak = padded_peak.reshape(n_blocks, hop).max(axis=1)
+    spans = np.lib.stride_tricks.sliding_window_view(block_peak, per)[:n_frames]
+    return spans.max(axis=1) <= limit
 
 
 def grid_features(x: np.ndarray) -> Grids:
     """``(channels, n)`` at the analysis rate -> the frame-grid features (dB, ms, semitones).
 
     ``bands``: power of the mid ``(L + R) / 2`` per ERB band (a full-scale sine reads -3.01 dB);
-    ``chroma``: power of the mid per pitch class (C first), bins 65 Hz - 4.2 kHz;
+    ``chroma``: power per pitch class (C first, bins 65 Hz - 4.2 kHz) of the mid, in dB under
+    the frame's strongest class, clipped to ``-CHROMA_RANGE_DB``; a frame whose strongest class
+    is under ``CHROMA_ACTIVE_DB`` reads ``-CHROMA_RANGE_DB`` in every class (none is 0);
     ``balance``: ``10 log10(P_left / P_right)`` per quarter of the bands (0 for mono);
-    ``timing``: time centroid per band pair, ``sum Re(X_t conj(X)) / sum |X|^2`` with ``X_t``
-    the spectrum of the frame times ``t`` (reassignment, Auger & Flandrin 1995, eq. 23), ms;
-    ``pitch``: ``sum |X|^2 12 log2(f / 440) / sum |X|^2`` per band pair minus the pair centre.
+    ``timing``: time centroid per group of ``CENTROID_WIDTH`` bands, ``sum Re(X_t conj(X)) /
+    sum |X|^2`` with ``X_t`` the spectrum of the frame times ``t`` (reassignment, Auger &
+    Flandrin 1995, eq. 23), ms; ``pitch``: ``sum |X|^2 12 log2(f / 440) / sum |X|^2`` per group
+    minus the group's centre; both 0 outside :func:`centroid_mask`.
+
+    Frames are computed ``GRID_CHUNK`` at a time (bounded memory for whole chapters); frames
+    whose samples all stay under ``SILENT_PEAK`` are not transformed: every band of such a
+    frame is under the floor (Parseval: a frame's power is at most ``2 max|x|^2``), so they
+    read the floor values exactly.
     """
+    x = x[:2]
     n_frames = n_feature_frames(x.shape[-1])
     w = _hann(WINDOW)
-    frames = _frames(x[:2], WINDOW, HOP, n_frames)  # (channels<=2, frames, WINDOW)
-    spec = np.fft.rfft(frames, axis=-1)
-    mid = spec.mean(axis=0)
     # Parseval: the one-sided |X|^2 of a sine of amplitude A sums to WINDOW * sum(w^2) * A^2 / 4
     norm = 2.0 / (WINDOW * np.sum(w ** 2))
-    power = (mid.real ** 2 + mid.imag ** 2) * norm
-    band_m = _band_matrix(WINDOW)
-    band_power = power @ band_m
+    first, starts = _band_starts(WINDOW)
+    last = int(starts[-1])
+    offsets = starts[:-1] - first
+    chroma_m = _chroma_matrix(WINDOW)
+    chroma_bins = np.nonzero(chroma_m.any(axis=1))[0]
+    c_lo, c_hi = int(chroma_bins[0]), int(chroma_bins[-1]) + 1
+    chroma_m = chroma_m[c_lo:c_hi]
+    tau = (np.arange(WINDOW) - WINDOW / 2) / ANALYSIS_RATE
+    freqs = np.fft.rfftfreq(WINDOW, 1.0 / ANALYSIS_RATE)
+    semis = (12.0 * np.log2(np.maximum(freqs, 1.0) / 440.0))[first:last]
+    band_power = np.zeros((n_frames, N_BANDS))
+    chroma_power = np.zeros((n_frames, 12))
+    side_power = np.zeros((2, n_frames, N_BANDS))
+    timing_moment = np.zeros((n_frames, N_BANDS))
+    pitch_moment = np.zeros((n_frames, N_BANDS))
+    view = _frame_view(x, WINDOW, HOP, n_frames)
+    active = np.nonzero(~_silent(x, WINDOW, HOP, n_frames, SILENT_PEAK))[0]
+    for c0 in range(0, active.size, GRID_CHUNK):
+        idx = active[c0:c0 + GRID_CHUNK]
+        frames = view[:, idx] * w  # (channels, k, WINDOW)
+        spec = scipy.fft.rfft(frames, axis=-1)
+        mid = spec.mean(axis=0) if spec.shape[0] > 1 else spec[0]
+        power = (mid.real ** 2 + mid.imag ** 2) * norm
+        # bands are contiguous runs of bins: sums per run (np.add.reduceat)
+        band_power[idx] = np.add.reduceat(power[:, first:last], offsets, axis=1)
+        chroma_power[idx] = power[:, c_lo:c_hi] @ chroma_m
+        if spec.shape[0] >= 2:
+            for ch in range(2):
+                side = spec[ch, :, first:last]
+                side_power[ch, idx] = np.add.reduceat((side.real ** 2 + side.imag ** 2) * norm, offsets, axis=1)
+        mid_t = scipy.fft.rfft(frames.mean(axis=0) * tau, axis=-1)[:, first:last]
+        m = mid[:, first:last]
+        timing_moment[idx] = np.add.reduceat((mid_t.real * m.real + mid_t.imag * m.imag) * norm, offsets, axis=1)
+        pitch_moment[idx] = np.add.reduceat(power[:, first:last] * semis, offsets, axis=1)
+
+    def by(values: np.ndarray, n_groups: int) -> np.ndarray:
+        return values.reshape(values.shape[0], n_groups, N_BANDS // n_groups).sum(axis=2)
+
+    group_power = by(band_power, N_CENTROIDS)
+    timing_ms = by(timing_moment, N_CENTROIDS) * 1000.0
+    pitch_moment = by(pitch_moment, N_CENTROIDS)
+    side_power = np.stack([by(side_power[0], N_BALANCE), by(side_power[1], N_BALANCE)])
     bands = _quantize(_to_db(band_power), BAND_STEP_DB)
-    chroma = _quantize(_to_db(power @ _chroma_matrix(WINDOW)), CHROMA_STEP_DB)
-    if spec.shape[0] >= 2:
-        groups = band_m.reshape(band_m.shape[0], N_BALANCE, N_BANDS // N_BALANCE).sum(axis=2)
-        side = (spec.real ** 2 + spec.imag ** 2) * norm
-        balance = _quantize(_to_db(side[0] @ groups) - _to_db(side[1] @ groups), BALANCE_STEP_DB)
+    chroma_db = _to_db(chroma_power)
+    strongest = chroma_db.max(axis=1, keepdims=True)
+    chroma = np.maximum(_quantize(chroma_db - strongest, CHROMA_STEP_DB), -CHROMA_RANGE_DB)
+    chroma[strongest[:, 0] <= CHROMA_ACTIVE_DB] = -CHROMA_RANGE_DB
+    if x.shape[0] >= 2:
+        balance = _quantize(_to_db(side_power[0]) - _to_db(side_power[1]), BALANCE_STEP_DB)
     else:
         balance = np.zeros((n_frames, N_BALANCE))
-    pairs = band_m.reshape(band_m.shape[0], N_PAIRS, 2).sum(axis=2)
-    pair_power = power @ pairs
-    loud = _to_db(pair_power) > CENTROID_FLOOR_DB
-    safe = np.maximum(pair_power, 1e-30)
-    tau = (np.arange(WINDOW) - WINDOW / 2) / ANALYSIS_RATE
-    mid_t = np.fft.rfft(frames.mean(axis=0) * tau, axis=-1)
-    timing_ms = ((mid_t.real * mid.real + mid_t.imag * mid.imag) * norm @ pairs) / safe * 1000.0
-    freqs = np.fft.rfftfreq(WINDOW, 1.0 / ANALYSIS_RATE)
-    semis = 12.0 * np.log2(np.maximum(freqs, 1.0) / 440.0)
-    pitch = (power * semis) @ pairs / safe - pair_centres_semitones()
-    return Grids(bands=bands, chroma=chroma, balance=balance,
-                 timing=np.where(loud, _quantize(timing_ms, TIMING_STEP_MS), 0.0),
-                 pitch=np.where(loud, _quantize(pitch, PITCH_STEP_SEMITONES), 0.0))
+    keep = centroid_mask(bands)
+    safe = np.maximum(group_power, 1e-30)
+    pitch = pitch_moment / safe - centroid_centres_semitones()
+    return Grids(bands=bands, chroma=chroma, balance=balance + 0.0,
+                 timing=np.where(keep, _quantize(timing_ms / safe, TIMING_STEP_MS), 0.0) + 0.0,
+                 pitch=np.where(keep, _quantize(pitch, PITCH_STEP_SEMITONES), 0.0) + 0.0)
 
 
 def onset_features(x: np.ndarray) -> Onsets:
@@ -249,24 +357,46 @@ def onset_features(x: np.ndarray) -> Onsets:
     A peak is a local maximum within +-``ONSET_MAX_HALF`` hops that exceeds the mean of
     +-``ONSET_MEAN_HALF`` hops by ``ONSET_THRESHOLD_DB``; its time is refined by a parabola
     through the peak and its neighbours. The strength is the height above that mean.
+    Magnitudes are kept as float32 dB (half the memory of a whole chapter's spectrogram).
     """
-    mid = x.mean(axis=0)
-    n_frames = 1 + max(mid.size - 1, 0) // ONSET_HOP
+    mid = x.mean(axis=0, dtype=np.float64)[np.newaxis] if x.shape[-1] else np.zeros((1, 0))
+    n_frames = 1 + max(mid.shape[-1] - 1, 0) // ONSET_HOP
     w = _hann(ONSET_WINDOW)
-    spec = np.abs(np.fft.rfft(_frames(mid, ONSET_WINDOW, ONSET_HOP, n_frames), axis=-1))
-    mag_db = 20.0 * np.log10(np.maximum(spec * (2.0 / w.sum()), 10.0 ** (ONSET_FLOOR_DB / 20.0)))
+    floor_mag = 10.0 ** (ONSET_FLOOR_DB / 20.0)
+    mag_db = np.full((n_frames, ONSET_WINDOW // 2 + 1), np.log10(np.float32(floor_mag)) * np.float32(20.0),
+                     dtype=np.float32)
+    view = _frame_view(mid, ONSET_WINDOW, ONSET_HOP, n_frames)[0]
+    active = np.nonzero(~_silent(mid, ONSET_WINDOW, ONSET_HOP, n_frames, ONSET_SILENT_PEAK))[0]
+    # float32 transforms: rounding errors sit ~140 dB under a frame's level, far under the
+    # floor (70 dB under the piece's loud frames)
+    w32 = (w * (2.0 / w.sum())).astype(np.float32)  # window and magnitude scale in one
+    for c0 in range(0, active.size, ONSET_CHUNK):
+        idx = active[c0:c0 + ONSET_CHUNK]
+        frames = view[idx].astype(np.float32)
+        frames *= w32
+        spec = np.abs(scipy.fft.rfft(frames, axis=-1))
+        np.maximum(spec, np.float32(floor_mag), out=spec)
+        mag_db[idx] = np.log10(spec) * np.float32(20.0)
     # The floor is absolute (noise stays out) and relative to the piece (a gain change moves
     # every magnitude and the floor alike, so the flux and its peaks do not move).
     if mag_db.size:
         loud = float(np.percentile(mag_db.max(axis=1), 99.0))
-        mag_db = np.maximum(mag_db, max(ONSET_FLOOR_DB, loud - ONSET_RANGE_DB))
-    rise = np.maximum(np.diff(mag_db, axis=0, prepend=mag_db[:1]), 0.0)
+        np.maximum(mag_db, np.float32(max(ONSET_FLOOR_DB, loud - ONSET_RANGE_DB)), out=mag_db)
     freqs = np.fft.rfftfreq(ONSET_WINDOW, 1.0 / ANALYSIS_RATE)
+    # the groups are contiguous runs of bins: slices, not masks (no copies)
+    bins = [(int(np.searchsorted(freqs, low)), int(np.searchsorted(freqs, high))) for low, high in ONSET_GROUPS_HZ]
+    flux = np.zeros((len(ONSET_GROUPS_HZ), n_frames))
+    # rise is 0 where a frame and the one before are silent (both rows sit at the floor)
+    rows = np.union1d(active, np.minimum(active + 1, n_frames - 1)) if active.size else active
+    for c0 in range(0, rows.size, ONSET_CHUNK):
+        r = rows[c0:c0 + ONSET_CHUNK]
+        rise = mag_db[r] - mag_db[np.maximum(r - 1, 0)]
+        np.maximum(rise, 0.0, out=rise)
+        for g, (lo, hi) in enumerate(bins):
+            flux[g, r] = rise[:, lo:hi].sum(axis=1, dtype=np.float64) / (hi - lo)
     times, groups, strengths = [], [], []
-    for g, (low, high) in enumerate(ONSET_GROUPS_HZ):
-        sel = (freqs >= low) & (freqs < high)
-        flux = rise[:, sel].mean(axis=1)
-        t, s = _pick_peaks(flux)
+    for g in range(len(ONSET_GROUPS_HZ)):
+        t, s = _pick_peaks(flux[g])
         times.append(t * ONSET_HOP / ANALYSIS_RATE + ONSET_LATENCY_S)
         groups.append(np.full(t.size, g, dtype=np.int8))
         strengths.append(s)

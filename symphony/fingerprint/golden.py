@@ -2,7 +2,8 @@
 
 For a score ``scores/<name>.toml`` the goldens are ``<golden_dir>/<name>.fp`` (the mastered
 mix) and ``<golden_dir>/<name>.stems/<stem>.fp`` (one per section and effect bus), made from
-a render at 22050 Hz without loudness normalization (so a change in one section stays local).
+one render of the whole score (tail included) at 22050 Hz without loudness normalization (so
+a change in one section stays local).
 They change only through ``symphony fingerprint --update-golden``, ``make goldens`` or
 ``pytest --update-goldens``.
 """
@@ -21,11 +22,6 @@ from symphony.fingerprint.fileformat import Fingerprint, read_fingerprint, write
 from symphony.fingerprint.report import StemsComparison, compare_stems
 
 DEFAULT_GOLDEN_DIR = Path("tests/golden")
-#: Scores up to this long (tail included) are fingerprinted whole; longer ones in windows.
-GOLDEN_WHOLE_SECONDS = 75.0
-#: Windows of long scores, each this long and rendered from a fresh orchestra: from bar 1,
-#: from the bar nearest the middle, and the last seconds (the final bars and the tail).
-GOLDEN_WINDOW_SECONDS = 15.0
 #: Where ``symphony fingerprint scores/x.toml`` writes without ``-o`` (next to the renders).
 DEFAULT_SCORE_OUT = "renders"
 REGENERATE = "make goldens  (or: symphony fingerprint --update-golden {score})"
@@ -36,26 +32,6 @@ def golden_paths(score_path: str | os.PathLike, golden_dir: str | os.PathLike = 
     """``(<golden_dir>/<name>.fp, <golden_dir>/<name>.stems/)`` for ``scores/<name>.toml``."""
     name = Path(score_path).stem
     return Path(golden_dir) / f"{name}.fp", Path(golden_dir) / f"{name}.stems"
-
-
-def golden_windows(score, sample_rate: int = RENDER_RATE) -> list[tuple[int, int]] | None:
-    """The windows (start_frame, end_frame) of a long score's goldens; None = the whole score.
-
-    Long chapters (4-5 minutes, 10-16 sections) rendered whole with stems would cost minutes
-    per test run and megabytes of goldens. A regression of the engine shows in any window
-    where the instrument plays; a score change fails ``test_golden_records_how_it_was_made``
-    (the golden holds the score's sha256) until the goldens are regenerated.
-    """
-    from symphony.conductor import Conductor
-
-    conductor = Conductor(score, sample_rate=sample_rate)
-    if conductor.n_frames <= GOLDEN_WHOLE_SECONDS * sample_rate:
-        return None
-    length = int(GOLDEN_WINDOW_SECONDS * sample_rate)
-    end = conductor.n_frames
-    middle = conductor.frame_of_bar(1 + score.n_bars // 2)
-    middle = min(max(middle, length), end - 2 * length)
-    return [(0, length), (middle, middle + length), (end - length, end)]
 
 
 def make_golden(score_path: str | os.PathLike, *, display_path: str | None = None
@@ -70,7 +46,7 @@ def make_golden(score_path: str | os.PathLike, *, display_path: str | None = Non
     shown = display_path or Path(score_path).as_posix()
     score = load(score_path)
     mix, stems = fingerprint_score(score, stems=True, sample_rate=RENDER_RATE,
-                                   command=REGENERATE.format(score=shown), windows=golden_windows(score))
+                                   command=REGENERATE.format(score=shown))
     for fp in (mix, *stems.values()):
         fp.source["path"] = shown
         fp.score["path"] = shown

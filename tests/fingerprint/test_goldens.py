@@ -1,7 +1,9 @@
 """Every score in scores/ still sounds like its golden fingerprints (mix and stems).
 
-A mismatch prints where the music moved (time, bar:beat, band, section stem). A changed
-sha256 of the samples is reported, never a failure (float bits drift across builds).
+Each score is rendered once, whole (tail included), at 22050 Hz without loudness
+normalization; the mix and every section and bus stem are compared. A mismatch prints
+where the music moved (time, bar:beat, band, section stem). A changed sha256 of the
+samples is reported, never a failure (float bits drift across builds).
 Goldens change only through ``pytest --update-goldens``, ``make goldens`` or
 ``symphony fingerprint --update-golden``: commit them with the change that explains them.
 """
@@ -12,7 +14,7 @@ import warnings
 
 import pytest
 
-from symphony.fingerprint.fileformat import header_of
+from symphony.fingerprint.fileformat import FORMAT_VERSION, header_of
 from symphony.fingerprint.golden import check_golden, golden_paths, make_golden, write_golden
 from tests.conftest import REPO
 
@@ -44,6 +46,16 @@ def test_golden_records_how_it_was_made(score_path):
         f"{mix_path} was made from another version of {score_path.name}; run `make goldens` "
         f"and commit the result with the score change")
     assert header["source"]["sample_rate"] == 22050
+    assert header["version"] == FORMAT_VERSION, (
+        f"{mix_path} has format version {header['version']}; run `make goldens` (the music must not have changed)")
+    # the whole score, tail included (not windows of it), for the mix and every stem
+    from symphony.conductor import Conductor
+
+    n_frames = Conductor(load(score_path), sample_rate=22050).n_frames
+    for path in [mix_path, *sorted(stems_dir.glob("*.fp"))]:
+        source = header_of(path)["source"]
+        assert source["n_frames"] == n_frames and "segments" not in source, (
+            f"{path} covers {source['n_frames']} frames of {n_frames}; run `make goldens`")
     assert header["made_by"]["symphony"]
     assert "make goldens" in header["made_by"]["command"]
     assert sorted(p.stem for p in stems_dir.glob("*.fp"))  # stems are there too
