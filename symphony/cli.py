@@ -530,15 +530,21 @@ def measure(audio: tuple[str, ...], as_json: bool) -> None:
               help="UDP port for OSC control (0: none).")
 @click.option("--seconds", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop after this many seconds.")
+@click.option("--ahead", "ahead_ms", type=click.FloatRange(1, 5000), default=None, metavar="MS",
+              help="Render-ahead in ms (the ring's depth; less = lower latency, more = safer) [default: 300].")
+@click.option("--chunk", "chunk_frames", type=click.IntRange(1, 4096), default=None, metavar="FRAMES",
+              help="Frames rendered per Conductor call, rounded to whole blocks [default: 1024, at most --ahead].")
 @_guarded
 def play(score_path, from_bar, loop, watch, backend, buffer_size, device, record, seed, osc_port,
-         seconds) -> None:
+         seconds, ahead_ms, chunk_frames) -> None:
     """Play a score live through pyo (JACK or PortAudio); keys: space, q, arrows."""
     from symphony.live import PlaySettings, parse_loop, play as play_live
 
     settings = PlaySettings(backend=backend, buffer_size=buffer_size, start_bar=from_bar,
                             loop=parse_loop(loop), watch=watch, device=device, record=record,
-                            seed=seed, osc_port=osc_port or None)
+                            seed=seed, osc_port=osc_port or None,
+                            **{k: v for k, v in (("ahead_ms", ahead_ms), ("chunk_frames", chunk_frames))
+                               if v is not None})
     _install_sigterm()
     summary = play_live(score_path, settings, max_seconds=seconds)
     click.echo(summary.format(), err=True)

@@ -14,6 +14,12 @@ Design (see ``docs/live.md``)::
                                            |  no I/O; an empty ring counts an underrun
                                            |  main thread: status line, keys, OSC, watch
 
+The Conductor and the master chain render chunks of several blocks (``chunk_for``) into
+the engine, which hands them out a block at a time; the ring holds ``--ahead`` ms of
+finished blocks. The player watches the audio server: pyo's JACK shutdown notice, and a
+heartbeat (the callback counts its calls) for a server that stops calling; either ends
+the performance with :class:`AudioServerLostError` (exit status 1).
+
 The renderer runs in its own process, so the audio thread never waits for the GIL while
 numpy/numba render the next block. The two processes share one anonymous memory map (the
 ring); each counter has a single writer, so no lock is needed.
@@ -29,13 +35,14 @@ float32, which is what the tests check on a JACK capture.
    that opens the audio server: importing it prints a notice about wxPython.
 """
 
-from symphony.live.engine import (BACKENDS, DEFAULT_OSC_PORT, MUTE_RAMP_MS, SWITCH_FADE_MS,
-                                  SWITCH_LEAD_MS, LiveEngine, NoAudioDeviceError, PlaySettings,
-                                  Position, parse_loop)
+from symphony.live.engine import (AUDIO_STALL_S, BACKENDS, DEFAULT_AHEAD_MS, DEFAULT_OSC_PORT, MUTE_RAMP_MS,
+                                  SWITCH_FADE_MS, SWITCH_LEAD_MS, AudioServerLostError, LiveEngine,
+                                  NoAudioDeviceError, PlaySettings, Position, chunk_for, parse_loop)
 from symphony.live.output import OSC_ADDRESSES, PyoOutput
 from symphony.live.player import PlaySummary, play
 from symphony.live.ring import BlockRing, RingFeeder, ring_slots
 
-__all__ = ["BACKENDS", "DEFAULT_OSC_PORT", "MUTE_RAMP_MS", "OSC_ADDRESSES", "SWITCH_FADE_MS",
-           "SWITCH_LEAD_MS", "BlockRing", "LiveEngine", "NoAudioDeviceError", "PlaySettings",
-           "PlaySummary", "Position", "PyoOutput", "RingFeeder", "parse_loop", "play", "ring_slots"]
+__all__ = ["AUDIO_STALL_S", "BACKENDS", "DEFAULT_AHEAD_MS", "DEFAULT_OSC_PORT", "MUTE_RAMP_MS", "OSC_ADDRESSES",
+           "SWITCH_FADE_MS", "SWITCH_LEAD_MS", "AudioServerLostError", "BlockRing", "LiveEngine",
+           "NoAudioDeviceError", "PlaySettings", "PlaySummary", "Position", "PyoOutput", "RingFeeder",
+           "chunk_for", "parse_loop", "play", "ring_slots"]

@@ -8,6 +8,7 @@ the old one fades out over ``SWITCH_FADE_MS``; the master chain runs on unbroken
 from __future__ import annotations
 
 import dataclasses
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,15 +18,19 @@ from typing import Callable
 import numpy as np
 
 from symphony.conductor import Conductor, SectionGains
-from symphony.errors import ParameterError
+from symphony.errors import ParameterError, SymphonyError
 from symphony.score.model import Score
 
 BACKENDS = ("jack", "portaudio")
-#: Frames the renderer keeps ready ahead of the audio thread (~ RING_SECONDS).
-RING_SECONDS = 0.3
+#: Default render-ahead: audio the renderer keeps ready for the audio thread (the ring's
+#: depth; ``symphony play --ahead MS``). Measured on a 2-core VM (docs/live.md, "Latency").
+DEFAULT_AHEAD_MS = 300.0
+RING_SECONDS = DEFAULT_AHEAD_MS / 1000.0
+AHEAD_RANGE_MS = (1.0, 5000.0)
 MAX_BLOCK = 4096
-#: Frames the Conductor renders per call (rounded to whole blocks): the block loop's
-#: per-call cost is paid once per chunk (about half the CPU of 256-frame calls).
+#: Frames the Conductor and the master chain render per call (rounded to whole blocks):
+#: the block loop's per-call cost is paid once per chunk. The ring must hold more than
+#: a chunk's render time (see docs/live.md, "Latency").
 RENDER_CHUNK = 1024
 #: Fade-out of the old performance at a switch (loop, jump, reload, nudge).
 SWITCH_FADE_MS = 30.0
@@ -42,10 +47,17 @@ RENDER_NICE = -10
 RENDER_RT_PRIORITY = 1
 DEFAULT_OSC_PORT = 9000
 STATUS_INTERVAL_S = 0.1
+#: The player gives up when the audio server has not asked for a block for this long
+#: (a VM may stall JACK's dummy driver for 0.3 s; a live server calls every few ms).
+AUDIO_STALL_S = 2.0
 
 
 class NoAudioDeviceError(ParameterError):
     """No audio server or device to play to (exit status 2, no traceback)."""
+
+
+class AudioServerLostError(SymphonyError):
+    """The audio server went away mid-performance (exit status 1, no traceback)."""
 
 
 NO_JACK_HINT = ("start a JACK server first, e.g. on a machine without a sound card:\n"
@@ -60,7 +72,10 @@ class PlaySettings:
     ``loop`` is an inclusive bar range ``(first, last)``; ``buffer_size`` is the audio
     block in frames (JACK imposes its own period); ``device`` is a PortAudio device name
     (substring) or, for JACK, the prefix of the ports to connect to
-    (default ``system:playback_``).
+    (default ``system:playback_``). ``ahead_ms`` is the render-ahead (the ring's depth,
+    rounded up to whole blocks): it must exceed the time a chunk of ``chunk_frames``
+    frames takes to render plus the machine's stalls, or the audio thread underruns
+    (default chunk: see :func:`chunk_for`).
     """
 
     backend: str = "jack"
@@ -73,8 +88,15 @@ class PlaySettings:
     seed: int | None = None
     osc_port: int | None = DEFAULT_OSC_PORT
     client_name: str = "symphony"
+    ahead_ms: float = DEFAULT_AHEAD_MS
+    chunk_frames: int | None = None  # default: chunk_for(...)
 
     def __post_init__(self) -> None:
+        lo, hi = AHEAD_RANGE_MS
+        if not lo <= self.ahead_ms <= hi:
+            raise ParameterError(f"--ahead must be in [{lo:g}, {hi:g}] ms, got {self.ahead_ms:g}")
+        if self.chunk_frames is not None and not 1 <= self.chunk_frames <= MAX_BLOCK:
+            raise ParameterError(f"--chunk must be in [1, {MAX_BLOCK}] frames, got {self.chunk_frames}")
         if self.backend not in BACKENDS:
             raise ParameterError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if not 16 <= self.buffer_size <= MAX_BLOCK:
@@ -82,6 +104,20 @@ class PlaySettings:
         if self.loop is not None and not 1 <= self.loop[0] <= self.loop[1]:
             raise ParameterError(f"loop must be FIRST-LAST bars with 1 <= FIRST <= LAST, got "
                                  f"{self.loop[0]}-{self.loop[1]}")
+
+
+def chunk_for(ahead_frames: int, block_size: int) -> int:
+    """Default render chunk: ``RENDER_CHUNK`` frames, but no more than the render-ahead.
+
+    A chunk is rendered in one call while the ring drains; at the engine's 5-30 % of real
+    time a chunk no longer than the ring renders in well under the ring's duration.
+
+    Examples
+    --------
+    >>> chunk_for(640, 128), chunk_for(4800, 256)
+    (640, 1024)
+    """
+    return max(int(block_size), min(RENDER_CHUNK, int(ahead_frames)))
 
 
 def parse_loop(text: str | None) -> tuple[int, int] | None:
@@ -105,14 +141,17 @@ def parse_loop(text: str | None) -> tuple[int, int] | None:
 class _Stream:
     """One Conductor performance from ``start_frame``, read in any lengths (pre-master mix)."""
 
-    def __init__(self, conductor: Conductor, start_frame: int, block_size: int,
+    def __init__(self, conductor: Conductor, start_frame: int, chunk_size: int,
                  gains: dict[str, float], ramp_frames: int) -> None:
         self.conductor = conductor
         self.start_frame = self.frame = int(start_frame)
         self.end_frame = conductor.n_frames
         self.gains = SectionGains(conductor.orchestra.section_names, ramp_frames=ramp_frames)
         self.set_gains(gains, immediate=True)
-        self._blocks = conductor.blocks(block_size, start_frame=self.start_frame,
+        # The Conductor renders whole chunks (its per-call cost is paid once per chunk);
+        # the output does not depend on the chunk size (the offline render is block-size
+        # invariant), and a switch may cut a chunk anywhere.
+        self._blocks = conductor.blocks(chunk_size, start_frame=self.start_frame,
                                         section_gains=self.gains)
         self._pending = np.zeros((2, 0))
         self._offset = 0
@@ -179,6 +218,9 @@ class LiveEngine:
     loop : (int, int), optional
         Inclusive bar range repeated forever.
     seed : int, optional
+    chunk_size : int, optional
+        Frames rendered per Conductor call, rounded to whole blocks (default about
+        ``RENDER_CHUNK``); most :meth:`render` calls then only copy.
     background : bool
         Prepare switches in a worker thread (live); False prepares them synchronously
         (deterministic tests).
@@ -192,9 +234,13 @@ class LiveEngine:
 
     def __init__(self, score: Score, *, sample_rate: int, block_size: int, start_bar: int | None = None,
                  loop: tuple[int, int] | None = None, seed: int | None = None,
-                 background: bool = True) -> None:
+                 chunk_size: int | None = None, background: bool = True) -> None:
         self.sample_rate = int(sample_rate)
         self.block_size = int(block_size)
+        chunk = RENDER_CHUNK if chunk_size is None else int(chunk_size)
+        if not 1 <= chunk <= MAX_BLOCK:
+            raise ParameterError(f"chunk_size must be in [1, {MAX_BLOCK}] frames, got {chunk_size}")
+        self.chunk_size = self.block_size * max(1, round(chunk / self.block_size))
         self._seed = seed
         self._score = score
         self._tempo_scale = 1.0
@@ -214,7 +260,6 @@ class LiveEngine:
         self._switch: _Switch | None = None
         self._loop_next: Future | None = None
         self._master = conductor.master_chain()
-        self.chunk_size = self.block_size * max(1, round(RENDER_CHUNK / self.block_size))
         self._mix = np.zeros((2, self.chunk_size))
         self._tmp = np.zeros((2, self.chunk_size))
         self._out = np.zeros((2, 0))  # master output not yet handed out
@@ -223,6 +268,9 @@ class LiveEngine:
         self._tail_left: int | None = None  # master latency still to flush after the end
         self.finished = False
         self.messages: list[str] = []
+        #: wall and thread-CPU seconds of every chunk rendered (Conductor + master chain)
+        self.chunk_seconds: list[float] = []
+        self.chunk_cpu_seconds: list[float] = []
         # Prime the master chain with its latency, so that output frame i is mix frame i.
         lat = self._master.latency_frames
         if lat:
@@ -284,7 +332,7 @@ class LiveEngine:
         return Conductor(score, sample_rate=self.sample_rate, seed=self._seed)
 
     def _new_stream(self, conductor: Conductor, bar: int) -> _Stream:
-        return _Stream(conductor, conductor.frame_of_bar(bar), self.block_size, self._gains(), self._ramp)
+        return _Stream(conductor, conductor.frame_of_bar(bar), self.chunk_size, self._gains(), self._ramp)
 
     def _prepare(self, score: Score, bar: int) -> Future:
         def build() -> _Stream:
@@ -411,9 +459,12 @@ class LiveEngine:
                 if self._source_done:
                     self.finished = True
                     break
+                t0, c0 = time.perf_counter(), time.thread_time()
                 m = self._fill_mix(self._mix)
                 self._out = self._master.process(self._mix[:, :m])
                 self._out_pos = 0
+                self.chunk_seconds.append(time.perf_counter() - t0)
+                self.chunk_cpu_seconds.append(time.thread_time() - c0)
                 continue
             take = min(n - got, self._out.shape[1] - self._out_pos)
             out[:, got:got + take] = self._out[:, self._out_pos:self._out_pos + take]

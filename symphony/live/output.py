@@ -9,7 +9,9 @@ import math
 import os
 import sys
 import tempfile
+import threading
 import time
+from time import perf_counter as _perf_counter
 from typing import Callable
 
 import numpy as np
@@ -85,6 +87,8 @@ class PyoOutput:
     PLAY, PAUSING, PAUSED, RESUMING, STOPPING, STOPPED, STARTING = range(7)
     #: pyo fades its output in over this long after ``start()``; we play silence meanwhile.
     SERVER_FADE_IN_S = 0.005
+    #: The last this many callbacks are timed (about 12 minutes at 256 frames, 48 kHz).
+    CALLBACK_TIMES = 1 << 17
 
     def __init__(self, ring: BlockRing, *, audio: str, sample_rate: int, buffer_size: int,
                  device: str | None = None, client_name: str = "symphony") -> None:
@@ -130,6 +134,8 @@ class PyoOutput:
         self._fade_in = (1.0 - fade).astype(np.float32)
         self._osc = []
         self._slots: list = []
+        self.callback_seconds = np.zeros(self.CALLBACK_TIMES)
+        self._n_timed = 0
         self.lead_in_blocks = math.ceil(self.SERVER_FADE_IN_S * self.sample_rate / self.block_size) + 1
 
     def start(self) -> None:
@@ -138,14 +144,28 @@ class PyoOutput:
         self._slots = [ring.slot(i) for i in range(ring.n_slots)]
         self._n_slots = ring.n_slots
         self._counters = ring.counters
-        self.server.setCallback(self._callback)
+        self.server.setCallback(self._timed_callback)
         if not self.server.getIsStarted():
             self._lead_in = self.lead_in_blocks
             self.mode = self.STARTING
             self.server.start()
 
+    def _timed_callback(self) -> None:
+        # The callback's own duration, into a preallocated ring of CALLBACK_TIMES entries.
+        t0 = _perf_counter()
+        self._callback()
+        times = self.callback_seconds
+        times[self._n_timed % times.size] = _perf_counter() - t0
+        self._n_timed += 1
+
+    def callback_times(self) -> np.ndarray:
+        """Durations (s) of the most recent audio callbacks (at most ``CALLBACK_TIMES``)."""
+        return self.callback_seconds[:min(self._n_timed, self.callback_seconds.size)].copy()
+
     def _callback(self) -> None:
         # The audio thread: copy a finished block; no allocation of arrays, no lock, no I/O.
+        c = self._counters
+        c[7] += 1  # CALLBACKS: the heartbeat the player watches
         mode = self.mode
         left, right = self._left, self._right
         if mode == 2 or mode == 5 or mode == 6:  # PAUSED, STOPPED, STARTING
@@ -156,7 +176,6 @@ class PyoOutput:
                 if self._lead_in <= 0:
                     self.mode = 0
             return
-        c = self._counters
         r = c[1]
         if c[0] > r:
             src = self._slots[r % self._n_slots]
@@ -193,8 +212,22 @@ class PyoOutput:
     def paused(self) -> bool:
         return self.mode in (self.PAUSING, self.PAUSED)
 
+    def alive(self) -> bool:
+        """False once the audio server has gone away under us.
+
+        pyo registers a JACK shutdown callback (``jack_on_shutdown``): when the JACK server
+        dies or throws the client out, pyo shuts its own server down, which shows here as
+        ``getIsBooted() == 0`` within a few milliseconds. A server that merely stops
+        calling (a hung driver) is caught by the player's heartbeat instead.
+        """
+        server = self.server
+        return server is not None and (self.audio == "manual" or bool(server.getIsBooted()))
+
     def fade_out(self, timeout: float = 0.5) -> None:
         """Fade to silence over one block and wait until the audio thread has done it."""
+        if not self.alive():
+            self.mode = self.STOPPED
+            return
         if self.mode != self.STOPPED:
             self.mode = self.STOPPING if self.mode != self.PAUSED else self.STOPPED
         deadline = time.monotonic() + timeout
@@ -218,27 +251,49 @@ class PyoOutput:
     def _on_osc(self, address, *args) -> None:
         self._osc_handler(address, args)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 3.0) -> None:
         """Stop and shut the server down (idempotent).
 
         pyo objects and the numpy views of their memory are released *before* the
         server shuts down: a pyo object freed after its server crashes the process.
+        Closing a JACK client waits for the JACK server's answer, which a hung server
+        never gives: the shutdown runs in a helper thread and is abandoned (the server
+        object is kept, so that it is not closed again at exit) after ``timeout``.
         """
         server = getattr(self, "server", None)
         if server is None:
             return
         self.server = None
         with _c_output_captured():
-            if server.getIsStarted():
-                server.stop()
-                if self.audio != "manual":
-                    time.sleep(0.05)
+            booted = self.audio == "manual" or server.getIsBooted()  # not after a JACK shutdown
             server.setCallback(_no_op)
             self._osc.clear()
             self._left = self._right = None
             self._slots = []
             self.scan = self._table = None
-            server.shutdown()
+            if not booted:
+                return
+            if self.audio == "manual":
+                server.stop()
+                server.shutdown()
+                return
+
+            def shut_down() -> None:
+                if server.getIsStarted():
+                    server.stop()
+                    time.sleep(0.05)
+                server.shutdown()
+            worker = threading.Thread(target=shut_down, name="symphony-pyo-shutdown", daemon=True)
+            worker.start()
+            worker.join(timeout)
+            if worker.is_alive():
+                _ABANDONED.append(server)
+                log.warning("the audio server did not answer; its client was left to the OS")
+
+
+#: pyo servers whose shutdown never returned (a hung JACK server): never deallocated,
+#: because pyo's dealloc would try to close them again and block the exit.
+_ABANDONED: list = []
 
 
 def _no_op() -> None:

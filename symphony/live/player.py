@@ -14,7 +14,8 @@ from typing import Callable
 import numpy as np
 
 from symphony.errors import ParameterError, SymphonyError
-from symphony.live.engine import STATUS_INTERVAL_S, LiveEngine, PlaySettings
+from symphony.live.engine import (AUDIO_STALL_S, STATUS_INTERVAL_S, AudioServerLostError, LiveEngine,
+                                  PlaySettings, chunk_for)
 from symphony.live.output import PyoOutput
 from symphony.live.ring import BlockRing, _render_process, raise_priority, ring_slots
 
@@ -34,6 +35,11 @@ class PlaySummary:
     recorded: str | None = None
     interrupted: bool = False
     render_cpu_ms: np.ndarray | None = None  # CPU time of the render thread per block, ms
+    chunk_seconds: float = 0.0                # audio per render chunk
+    chunk_ms: np.ndarray | None = None        # wall time of every chunk rendered, ms
+    chunk_cpu_ms: np.ndarray | None = None    # CPU time of every chunk rendered, ms
+    callback_ms: np.ndarray | None = None     # duration of the audio callbacks, ms
+    ahead_seconds: float = 0.0                # render-ahead (ring depth)
 
     def format(self) -> str:
         block_ms = 1000.0 * self.block_seconds
@@ -44,6 +50,18 @@ class PlaySummary:
                 f"mean {t.mean():.2f} ms ({100 * t.mean() / block_ms:.0f} %), "
                 f"median {med:.2f} ms ({100 * med / block_ms:.0f} %), p99 {p99:.2f} ms "
                 f"({100 * p99 / block_ms:.0f} %), worst {worst:.2f} ms ({100 * worst / block_ms:.0f} %)")
+        if self.chunk_ms is not None and self.chunk_ms.size and self.chunk_seconds:
+            c, chunk_ms = self.chunk_ms, 1000.0 * self.chunk_seconds
+            cpu = self.chunk_cpu_ms if self.chunk_cpu_ms is not None and self.chunk_cpu_ms.size else c
+            text += (f"\nrender chunks ({c.size} of {chunk_ms:.2f} ms, {1000 * self.ahead_seconds:.1f} ms ahead): "
+                     f"median {np.median(c):.2f} ms ({100 * np.median(c) / chunk_ms:.0f} %), "
+                     f"p99 {np.percentile(c, 99):.2f} ms ({100 * np.percentile(c, 99) / chunk_ms:.0f} %), "
+                     f"worst {c.max():.2f} ms ({100 * c.max() / chunk_ms:.0f} %), "
+                     f"CPU mean {100 * cpu.mean() / chunk_ms:.0f} %")
+        if self.callback_ms is not None and self.callback_ms.size:
+            b = self.callback_ms
+            text += (f"; audio callback: median {1000 * np.median(b):.0f} us, p99 "
+                     f"{1000 * np.percentile(b, 99):.0f} us, worst {1000 * b.max():.0f} us")
         if self.recorded:
             text += f"\nrecorded {self.recorded}"
         return text
@@ -171,6 +189,7 @@ def play(score_path: str, settings: PlaySettings, *, echo: Callable[[str], None]
     output = None
     player = None
     interrupted = False
+    lost: AudioServerLostError | None = None
     try:
         output = PyoOutput(ring, audio=settings.backend, sample_rate=score.sample_rate,
                            buffer_size=settings.buffer_size, device=settings.device,
@@ -178,8 +197,9 @@ def play(score_path: str, settings: PlaySettings, *, echo: Callable[[str], None]
         if output.block_size != settings.buffer_size:
             echo(f"note: the audio server imposes {output.block_size}-frame blocks "
                  f"(asked for {settings.buffer_size})")
-        ring.configure(output.block_size, ring_slots(output.block_size, output.sample_rate))
-        conn.send(("start", output.sample_rate))
+        ring.configure(output.block_size, ring_slots(output.block_size, output.sample_rate, settings.ahead_ms))
+        chunk = settings.chunk_frames or chunk_for(ring.n_slots * ring.block_size, ring.block_size)
+        conn.send(("start", output.sample_rate, chunk))
         player = _Player(str(score_path), output, ring, conn, proc, settings, echo, status_stream)
         player.wait_ready()
         output.start()
@@ -188,10 +208,14 @@ def play(score_path: str, settings: PlaySettings, *, echo: Callable[[str], None]
         player.run(stdin, max_seconds)
     except KeyboardInterrupt:
         interrupted = True
+    except AudioServerLostError as exc:
+        lost = exc
     finally:
         if output is not None:
             output.fade_out()
-        summary_msg = _stop_renderer(conn, proc, keep=True)
+        played = int(ring.counters[ring.READ]) * ring.block_size
+        summary_msg = _stop_renderer(conn, proc, keep=True, played_frames=played)
+        callback_s = output.callback_times() if output is not None else np.zeros(0)
         if output is not None:
             output.close()
         if player is not None:
@@ -200,18 +224,27 @@ def play(score_path: str, settings: PlaySettings, *, echo: Callable[[str], None]
     underruns = int(ring.counters[ring.UNDERRUNS])
     frames = int(ring.counters[ring.READ])
     block = ring.block_size
-    times, recorded, cpu = summary_msg[1:4] if summary_msg else (np.zeros(0), None, np.zeros(0))
+    times, recorded, cpu, chunk_s, chunk_cpu_s, chunk = summary_msg[1:7] if summary_msg else (
+        np.zeros(0), None, np.zeros(0), np.zeros(0), np.zeros(0), 0)
     sample_rate = output.sample_rate if output is not None else score.sample_rate
-    return PlaySummary(frames * block / sample_rate, underruns, block / sample_rate,
-                       np.asarray(times) * 1000.0, recorded, interrupted, np.asarray(cpu) * 1000.0)
+    summary = PlaySummary(frames * block / sample_rate, underruns, block / sample_rate,
+                          np.asarray(times) * 1000.0, recorded, interrupted, np.asarray(cpu) * 1000.0,
+                          chunk_seconds=chunk / sample_rate, chunk_ms=np.asarray(chunk_s) * 1000.0,
+                          chunk_cpu_ms=np.asarray(chunk_cpu_s) * 1000.0,
+                          callback_ms=np.asarray(callback_s) * 1000.0,
+                          ahead_seconds=ring.n_slots * block / sample_rate)
+    if lost is not None:  # what was played (and recorded) until then, then the error
+        echo(summary.format())
+        raise lost
+    return summary
 
 
-def _stop_renderer(conn, proc, *, keep: bool):
+def _stop_renderer(conn, proc, *, keep: bool, played_frames: int | None = None):
     """Tell the render process to stop, collect its summary, make sure it is gone."""
     summary = None
     try:
         if proc.is_alive():
-            conn.send(("stop", keep))
+            conn.send(("stop", keep, played_frames))
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline and (proc.is_alive() or conn.poll()):
             if conn.poll(0.1):
@@ -276,7 +309,10 @@ class _Player:
         watch = _Watch(self.path) if self.settings.watch else None
         started = time.monotonic()
         ring = self.ring
+        self._heartbeat = (int(ring.counters[ring.CALLBACKS]), started)
+        self._last_check = started
         while True:
+            self._check_audio_server()
             self._drain_messages()
             key = self._keyboard.read(STATUS_INTERVAL_S) if self._keyboard else b""
             if not self._keyboard:
@@ -307,6 +343,35 @@ class _Player:
             if not self.proc.is_alive():
                 raise SymphonyError("the render process stopped unexpectedly")
 
+    def _check_audio_server(self) -> None:
+        """Raise :class:`AudioServerLostError` when the audio server has gone away: pyo
+        saw a JACK shutdown, or no audio callback for ``AUDIO_STALL_S`` (any backend;
+        the callback runs while paused too)."""
+        ring, now = self.ring, time.monotonic()
+        beats = int(ring.counters[ring.CALLBACKS])
+        if beats != self._heartbeat[0] or now - self._last_check > AUDIO_STALL_S / 2:
+            # a new callback; or this thread was stalled itself (a VM pause stops the audio
+            # thread too): judge the audio server only over time this thread was awake
+            self._heartbeat = (beats, now)
+        self._last_check = now
+        if self.output.alive() and now - self._heartbeat[1] <= AUDIO_STALL_S:
+            return
+        self._clear_status()
+        r = int(ring.counters[ring.READ])  # the next block to play; its slot is not reused yet
+        bar = int(ring.meta[r % ring.n_slots][0]) if ring.counters[ring.WRITE] > r else \
+            int(ring.meta[(r - 1) % ring.n_slots][0]) if r else 1
+        if self.settings.backend == "jack" and not self.output.alive():
+            what = "the JACK server stopped (it was killed, crashed or shut down)"
+            fix = (f"start it again (without a sound card: jackd -d dummy -r {self.output.sample_rate} "
+                   f"-p {self.output.block_size} &) and resume with --from-bar {bar}")
+        else:
+            backend = {"jack": "JACK server", "portaudio": "PortAudio device"}.get(self.settings.backend,
+                                                                                 "audio server")
+            what = (f"the {backend} stopped asking for audio "
+                    f"(no block for {now - self._heartbeat[1]:.1f} s)")
+            fix = f"check the audio server or device, then resume with --from-bar {bar}"
+        raise AudioServerLostError(f"{what}; playback ended in bar {bar}.\n  hint: {fix}")
+
     def _drain_messages(self) -> None:
         while self.conn.poll():
             msg = self.conn.recv()
@@ -321,10 +386,12 @@ class _Player:
             return
         ring = self.ring
         r = int(ring.counters[ring.READ])
-        bar, beat, bpm, dt = ring.meta[(r - 1) % ring.n_slots] if r else (1, 1.0, 0.0, 0.0)
-        block = ring.block_size / self.output.sample_rate
-        line = (f"bar {int(bar):>3}:{beat:4.2f}  {bpm:6.1f} bpm  DSP {100 * dt / block:3.0f} % "
-                f"(worst {100 * ring.stats[1] / block:3.0f} %)  underruns {int(ring.counters[ring.UNDERRUNS])}"
+        # the next block to play: its slot cannot be rewritten before it has played (the
+        # slot just played can: the ring is usually full)
+        bar, beat, bpm, _ = ring.meta[r % ring.n_slots] if ring.counters[ring.WRITE] > r else \
+            (ring.meta[(r - 1) % ring.n_slots] if r else (1, 1.0, 0.0, 0.0))
+        line = (f"bar {int(bar):>3}:{beat:4.2f}  {bpm:6.1f} bpm  DSP {100 * ring.stats[0]:3.0f} % "
+                f"(worst {100 * ring.stats[1]:3.0f} %)  underruns {int(ring.counters[ring.UNDERRUNS])}"
                 + ("  [paused]" if self.output.paused else ""))
         self.status_stream.write("\r" + line.ljust(self._status_len))
         self.status_stream.flush()

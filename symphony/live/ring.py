@@ -34,13 +34,14 @@ class BlockRing:
     side takes a lock.
     """
 
-    WRITE, READ, UNDERRUNS, FINISHED, FRAMES, BLOCK, SLOTS = range(7)
+    WRITE, READ, UNDERRUNS, FINISHED, FRAMES, BLOCK, SLOTS, CALLBACKS = range(8)
     #: per-slot metadata: bar, beat, bpm, render time of the block (s)
     META = 4
-    #: stats: last render load, worst render time (s), blocks rendered
+    #: stats: last chunk's render time as a share of its duration, the worst such share,
+    #: render calls
     STATS = 4
 
-    def __init__(self, max_slots: int = 128, max_block: int = MAX_BLOCK) -> None:
+    def __init__(self, max_slots: int = 1024, max_block: int = MAX_BLOCK) -> None:
         self.max_slots = int(max_slots)
         self.max_block = int(max_block)
         sizes = [8 * 8, 8 * self.STATS, 8 * self.max_slots * self.META,
@@ -105,7 +106,7 @@ class RingFeeder:
         """Render blocks until the ring is full or the performance has finished; return how many."""
         ring, engine = self.ring, self.engine
         done = 0
-        block_seconds = engine.block_size / engine.sample_rate
+        n_chunks = len(engine.chunk_seconds)
         while ring.fill_level() < ring.n_slots and not ring.counters[ring.FINISHED]:
             w = int(ring.counters[ring.WRITE])
             slot = ring.slot(w)
@@ -116,8 +117,13 @@ class RingFeeder:
             self.cpu_seconds.append(time.thread_time() - c0)
             pos = engine.position()
             ring.meta[w % ring.n_slots] = (pos.bar, pos.beat, pos.bpm, dt)
-            ring.stats[0] = dt / block_seconds
-            ring.stats[1] = max(ring.stats[1], dt)
+            chunks = engine.chunk_seconds
+            if len(chunks) > n_chunks:  # this call rendered a chunk: its load for the status line
+                n_chunks = len(chunks)
+                load = chunks[-1] * engine.sample_rate / engine.chunk_size
+                ring.stats[0] = load
+                if n_chunks > 1:  # the first chunk is rendered before playback (timeline set-up)
+                    ring.stats[1] = max(ring.stats[1], load)
             ring.stats[2] += 1
             if got:
                 if self._recorder:
@@ -129,9 +135,11 @@ class RingFeeder:
                 ring.counters[ring.FINISHED] = 1
         return done
 
-    def close(self, *, keep_recording: bool = True) -> str | None:
+    def close(self, *, keep_recording: bool = True, played_frames: int | None = None) -> str | None:
+        """Stop the engine; finish the recording (cut to ``played_frames``: the blocks
+        still in the ring were never heard) or remove it."""
         self.engine.close()
-        return self._recorder.close(keep_recording) if self._recorder else None
+        return self._recorder.close(keep_recording, played_frames) if self._recorder else None
 
 
 class _Recorder:
@@ -146,11 +154,15 @@ class _Recorder:
         os.close(fd)
         self._tmp = Path(tmp)
         self._file = sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=2, subtype="FLOAT", format="WAV")
+        self.frames = 0
 
     def write(self, block: np.ndarray) -> None:
         self._file.write(block.T)
+        self.frames += block.shape[1]
 
-    def close(self, keep: bool) -> str | None:
+    def close(self, keep: bool, played_frames: int | None = None) -> str | None:
+        if keep and played_frames is not None and 0 <= played_frames < self.frames:
+            self._file.truncate(played_frames)
         self._file.close()
         if keep:
             os.replace(self._tmp, self.path)
@@ -174,9 +186,20 @@ def raise_priority() -> None:
         os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(RENDER_RT_PRIORITY))
 
 
-def ring_slots(block_size: int, sample_rate: int) -> int:
-    """Slots for about ``RING_SECONDS`` of audio (at least 4)."""
-    return max(4, math.ceil(RING_SECONDS * sample_rate / block_size))
+#: Ring capacity in slots (the mapping is touched only where blocks are written).
+MAX_SLOTS = 1024
+
+
+def ring_slots(block_size: int, sample_rate: int, ahead_ms: float | None = None) -> int:
+    """Slots for ``ahead_ms`` of audio (default ``DEFAULT_AHEAD_MS``), rounded up; 2..MAX_SLOTS.
+
+    Examples
+    --------
+    >>> ring_slots(128, 48000, 10.0)
+    4
+    """
+    seconds = RING_SECONDS if ahead_ms is None else ahead_ms / 1000.0
+    return max(2, min(MAX_SLOTS, math.ceil(seconds * sample_rate / block_size - 1e-9)))
 
 
 def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings: PlaySettings,
@@ -196,14 +219,15 @@ def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings:
     try:
         if not conn.poll(600.0):
             return
-        config = conn.recv()  # ("start", sample_rate) once the audio server is up
+        config = conn.recv()  # ("start", sample_rate, chunk_frames) once the audio server is up
         if config[0] != "start":
             return
         from symphony.catalog import load
 
         score = load(score_path, text=text)
         engine = LiveEngine(score, sample_rate=config[1], block_size=ring.block_size,
-                            start_bar=settings.start_bar, loop=settings.loop, seed=settings.seed)
+                            start_bar=settings.start_bar, loop=settings.loop, seed=settings.seed,
+                            chunk_size=config[2] if len(config) > 2 else settings.chunk_frames)
         engine.warm_up()
         feeder = RingFeeder(engine, ring, settings.record)
     except SymphonyError as exc:
@@ -214,7 +238,7 @@ def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings:
     block_seconds = ring.block_size / engine.sample_rate
     feeder.fill()
     conn.send(("ready", [s.name for s in score.sections], [p.name for p in score.passages]))
-    keep = True
+    keep, played = True, None
     try:
         while os.getppid() == player_pid:
             timeout = 0.0 if ring.fill_level() < ring.n_slots and not ring.counters[ring.FINISHED] \
@@ -223,6 +247,7 @@ def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings:
                 msg = conn.recv()
                 if msg[0] == "stop":
                     keep = msg[1]
+                    played = msg[2] if len(msg) > 2 else None
                     break
                 if msg[0] == "reload":
                     loading = loader.submit(load, score_path)
@@ -243,10 +268,11 @@ def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings:
         keep = False
     finally:
         loader.shutdown(wait=False, cancel_futures=True)
-        recorded = feeder.close(keep_recording=keep)
+        recorded = feeder.close(keep_recording=keep, played_frames=played)
         with contextlib.suppress(OSError):
             conn.send(("summary", np.asarray(feeder.render_seconds), recorded,
-                       np.asarray(feeder.cpu_seconds)))
+                       np.asarray(feeder.cpu_seconds), np.asarray(engine.chunk_seconds),
+                       np.asarray(engine.chunk_cpu_seconds), engine.chunk_size))
 
 
 def _obey(engine: LiveEngine, msg: tuple, conn) -> None:

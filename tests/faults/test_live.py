@@ -1,5 +1,5 @@
-"""Live faults: the JACK server disappears mid-performance; a burst of score saves (broken
-ones included) during ``--watch``.
+"""Live faults: the JACK server disappears (killed) or hangs (stopped) mid-performance; a
+burst of score saves (broken ones included) during ``--watch``.
 
 Each test starts its own JACK server (dummy driver, unique name passed only to the children
 through their environment) and always kills it at teardown. jackd is installed by the test
@@ -10,6 +10,7 @@ tests/live.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.conftest import REPO
 from tests.faults.helpers import long_score
@@ -46,6 +48,7 @@ class Jack:
                         PYTHONPATH=str(REPO))
         self.log_path = tmp_path / "jackd.log"
         self.crashed = False
+        self.frozen = False
         self.proc = self._start()
 
     def _start(self) -> subprocess.Popen:
@@ -71,6 +74,11 @@ class Jack:
                 pytest.fail(f"no JACK port {port} after {timeout} s")
             time.sleep(0.2)
 
+    def freeze(self) -> None:
+        """The fault: the server hangs (SIGSTOP): it neither calls its clients nor answers."""
+        self.frozen = True
+        self.proc.send_signal(signal.SIGSTOP)
+
     def crash(self) -> None:
         """The fault: the server dies without a goodbye (SIGKILL)."""
         self.crashed = True
@@ -88,6 +96,8 @@ class Jack:
                 proc.wait(10)
 
     def close(self) -> None:
+        if self.frozen:
+            self.proc.send_signal(signal.SIGCONT)
         self._stop(self.proc)
         if self.crashed:  # reclaim the dead server's registry entry (see the class note)
             self._stop(self._start())
@@ -132,23 +142,67 @@ class Player:
         self._reader.join(5)
 
 
-@pytest.mark.xfail(strict=True, reason="symphony/live does not notice that the JACK server went away: it "
-                                       "plays on in silence (forever without --seconds)")
+def _process_group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def test_jack_server_killed_mid_performance(jack, tmp_path):
     path = tmp_path / "09-long.toml"
     path.write_text(long_score(60))
-    player = Player(jack, str(path))  # no --seconds: without detection it would play on forever
+    record = tmp_path / "rec" / "played.wav"
+    # no --seconds: without detection it would play on forever
+    player = Player(jack, str(path), "--record", str(record))
     try:
         jack.wait_for_port("symphony:output_1")
         time.sleep(1.5)
         jack.crash()
+        killed_at = time.monotonic()
         status, err = player.wait(timeout=10)
+        took = time.monotonic() - killed_at
+        deadline = time.monotonic() + 5
+        while not _process_group_gone(player.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the render process is told to stop, then joined
+        group_gone = _process_group_gone(player.proc.pid)
     finally:
         player.kill()
     assert status is not None, f"the player did not notice that the JACK server went away:\n{err}"
     assert "Traceback" not in err, err
     assert status == 1, err
-    assert "audio server" in err or "JACK server" in err, err
+    assert "error: the JACK server stopped" in err and "--from-bar" in err, err
+    assert took < 5.0, f"noticed only after {took:.1f} s"
+    assert group_gone, "the render process outlived the player"
+    # the recording is finalized (renamed into place, cut to what was played), no temporary left
+    assert [p.name for p in record.parent.iterdir()] == ["played.wav"]
+    info = sf.info(str(record))
+    assert info.samplerate == SAMPLE_RATE and info.channels == 2
+    m, s = re.search(r"played (\d+):([\d.]+)", err).groups()
+    played = 60 * int(m) + float(s)
+    assert 1.0 < info.duration <= played + 0.05, (info.duration, err)  # "played" is rounded to 0.1 s
+
+
+def test_hung_jack_server_ends_the_performance(jack, tmp_path):
+    """A server that stops calling (and answering) is given up after AUDIO_STALL_S; closing
+    its client is abandoned after a bounded wait, so the player still exits."""
+    path = tmp_path / "09-long.toml"
+    path.write_text(long_score(60))
+    player = Player(jack, str(path))
+    try:
+        jack.wait_for_port("symphony:output_1")
+        time.sleep(1.5)
+        jack.freeze()
+        frozen_at = time.monotonic()
+        status, err = player.wait(timeout=20)
+        took = time.monotonic() - frozen_at
+    finally:
+        player.kill()
+    assert status == 1, err
+    assert "Traceback" not in err, err
+    assert "error: the JACK server stopped asking for audio (no block for 2" in err, err
+    assert took < 10.0, f"exited only after {took:.1f} s"
 
 
 def test_burst_of_saves_during_watch_never_stops_the_music(jack, tmp_path):

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,8 +141,9 @@ class Capture:
         self.proc.stdin.write("stop\n")
         self.proc.stdin.flush()
         self.proc.wait(20)
-        xruns = int(Path(str(self.out) + ".xruns").read_text())
-        return np.load(self.out), xruns
+        count, _, frames = Path(str(self.out) + ".xruns").read_text().partition("\n")
+        self.xrun_frames = [int(f) for f in frames.split()]  # where JACK reported each xrun
+        return np.load(self.out), int(count)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -180,6 +182,8 @@ class BlockMatch:
     jumps: list            # (reference block expected, reference block found): lost/repeated blocks
     corrupt: list          # capture block indices that equal no reference block
     end: int               # capture index just after the last matched block
+    damaged: list = dataclasses.field(default_factory=list)  # capture index of every block
+    # that is not the next reference block (gaps, jumps, corrupt blocks)
 
 
 def match_blocks(captured: np.ndarray, reference: np.ndarray, block: int = PERIOD) -> BlockMatch:
@@ -201,7 +205,7 @@ def match_blocks(captured: np.ndarray, reference: np.ndarray, block: int = PERIO
     index: dict[bytes, int] = {}
     for k in range(n_ref):
         index.setdefault(np.ascontiguousarray(reference[:, k * block:(k + 1) * block]).tobytes(), k)
-    expected, matched, gaps, jumps, corrupt = first, 0, 0, [], []
+    expected, matched, gaps, jumps, corrupt, damaged = first, 0, 0, [], [], []
     pos = offset + first * block
     end = pos
     while expected < n_ref and pos + block <= captured.shape[1]:
@@ -213,7 +217,9 @@ def match_blocks(captured: np.ndarray, reference: np.ndarray, block: int = PERIO
             end = pos + block
         elif not c.any():
             gaps += 1
+            damaged.append(pos)
         else:
+            damaged.append(pos)
             found = index.get(np.ascontiguousarray(c).tobytes())
             if found is None:
                 corrupt.append(pos)
@@ -223,4 +229,4 @@ def match_blocks(captured: np.ndarray, reference: np.ndarray, block: int = PERIO
                 expected = found + 1
                 end = pos + block
         pos += block
-    return BlockMatch(offset, matched, n_ref - first, gaps, jumps, corrupt, end)
+    return BlockMatch(offset, matched, n_ref - first, gaps, jumps, corrupt, end, damaged)

@@ -6,8 +6,9 @@ Run as a child process by the live tests::
 
 It registers ``capture:in_1`` and ``capture:in_2``, prints ``ready`` once active, and
 records every period from then on into a preallocated array. It stops when a line arrives
-on stdin (or at SECONDS_MAX), then writes the recorded frames and the number of xruns the
-server reported to OUT.npy / OUT.xruns.
+on stdin (or at SECONDS_MAX), then writes the recorded frames to OUT.npy and, to OUT.xruns,
+the number of xruns the server reported (first line) and the capture frame at which each
+was reported (second line).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     n_max = int(seconds * client.samplerate)
     data = np.zeros((2, n_max), dtype=np.float32)
     state = {"frames": 0, "xruns": 0}
+    xrun_frames: list[int] = []  # capture position of each xrun the server reported
     ports = [client.inports.register(f"in_{i}") for i in (1, 2)]
 
     @client.set_process_callback
@@ -40,6 +42,7 @@ def main() -> None:
     @client.set_xrun_callback
     def xrun(delay):
         state["xruns"] += 1
+        xrun_frames.append(state["frames"])
 
     done = threading.Event()
     with client:
@@ -48,7 +51,7 @@ def main() -> None:
         done.wait(seconds)
     np.save(out_path, data[:, :state["frames"]])
     with open(out_path + ".xruns", "w") as f:
-        f.write(str(state["xruns"]))
+        f.write(f"{state['xruns']}\n{' '.join(map(str, xrun_frames))}\n")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import pytest
 from symphony.catalog import load
 from symphony.conductor import Conductor, SectionGains
 from symphony.errors import ParameterError
-from symphony.live import SWITCH_FADE_MS, LiveEngine, parse_loop
+from symphony.live import SWITCH_FADE_MS, LiveEngine, PlaySettings, parse_loop, ring_slots
+from symphony.live.engine import chunk_for
 from tests.conftest import SMALL_SCORE, write_score
 from tests.live.clicks import find_clicks
 from tests.live.conftest import PAD_SCORE
@@ -57,9 +58,12 @@ def play_engine(engine: LiveEngine, n_blocks: int | None = None, actions=None) -
     return np.concatenate(blocks, axis=1)
 
 
-@pytest.mark.parametrize("bar, block_size", [(1, 256), (3, 1000)])
-def test_live_blocks_equal_the_offline_render(small, bar, block_size):
-    engine = LiveEngine(small, sample_rate=SR, block_size=block_size, start_bar=bar, background=False)
+@pytest.mark.parametrize("bar, block_size, chunk_size", [(1, 256, None), (3, 1000, None), (1, 128, 128),
+                                                      (2, 128, 4096), (1, 64, 1000)])
+def test_live_blocks_equal_the_offline_render(small, bar, block_size, chunk_size):
+    engine = LiveEngine(small, sample_rate=SR, block_size=block_size, start_bar=bar, chunk_size=chunk_size,
+                        background=False)
+    assert engine.chunk_size % block_size == 0
     live = play_engine(engine)
     ref = offline(small, bar)
     assert live.shape == ref.shape
@@ -157,3 +161,27 @@ def test_section_gains_do_not_depend_on_the_block_size(sizes):
     ramp = whole[0, :700] / x[0, :700]
     np.testing.assert_allclose(ramp, 1 - np.arange(1, 701) / 700, atol=1e-9)
     assert not whole[:, 700:].any()
+
+
+@pytest.mark.parametrize("block, rate, ahead_ms, slots", [
+    (128, 48000, 13.3, 5),      # 13.3 ms of 2.67 ms blocks: 4.99 -> 5 (issue 7's 20 ms recipe)
+    (128, 48000, 10.0, 4),      # rounded up, never down
+    (256, 48000, 300.0, 57),
+    (256, 44100, 1.0, 2),       # at least two slots (one playing, one ready)
+    (16, 48000, 5000.0, 1024),  # capped at the ring's capacity
+])
+def test_render_ahead_is_rounded_up_to_whole_blocks(block, rate, ahead_ms, slots):
+    assert ring_slots(block, rate, ahead_ms) == slots
+    assert ring_slots(block, rate, ahead_ms) * block >= min(ahead_ms * rate / 1000, 1024 * block) - 1e-9
+
+
+@pytest.mark.parametrize("ahead_frames, block, chunk", [(640, 128, 640), (4800, 256, 1024), (100, 256, 256)])
+def test_default_chunk_fits_in_the_render_ahead(ahead_frames, block, chunk):
+    assert chunk_for(ahead_frames, block) == chunk
+
+
+def test_bad_live_settings_say_the_range():
+    with pytest.raises(ParameterError, match=r"--ahead must be in \[1, 5000\] ms, got 0.5"):
+        PlaySettings(ahead_ms=0.5)
+    with pytest.raises(ParameterError, match=r"--chunk must be in \[1, 4096\] frames, got 5000"):
+        PlaySettings(chunk_frames=5000)

@@ -76,6 +76,13 @@ def test_manual_server_plays_the_offline_render(small, manual_output):
     live = np.concatenate(played, axis=1)[:, :ref.shape[1]]
     assert int(ring.counters[ring.UNDERRUNS]) == 0
     assert np.array_equal(live, ref), f"max |diff| {np.abs(live - ref).max()}"
+    # the heartbeat the player watches: one count per audio callback, silence after the end too
+    beats = int(ring.counters[ring.CALLBACKS])
+    assert not step().any()
+    assert int(ring.counters[ring.CALLBACKS]) == beats + 1
+    assert int(ring.counters[ring.UNDERRUNS]) == 0  # the end is not an underrun
+    times = output.callback_times()
+    assert times.size >= len(played) and 0 < times.min() and times.max() < 0.05
     feeder.close()
 
 
