@@ -149,6 +149,17 @@ class MeterMap:
         m = self.at_bar(bar)
         return m.start_beat + (Fraction(bar) - m.bar) * m.beats_per_bar
 
+    def position(self, c: "Checker", keypath: tuple, bar: int, beat: float) -> Fraction | None:
+        """Absolute beat of ``bar``/``beat`` (beat 1 = the downbeat, in the bar's beat unit);
+        records an error at ``keypath + ("beat",)`` and returns None past the bar's end."""
+        m = self.at_bar(bar)
+        into = (Fraction(beat).limit_denominator(64) - 1) * Fraction(4, m.denominator)
+        if into >= m.beats_per_bar:
+            c.error(keypath + ("beat",), f"beat {beat:g} is past the end of bar {bar} ({m.numerator}/{m.denominator})",
+                    f"beats in this bar run 1..{m.numerator}")
+            return None
+        return self.bar_to_beat(bar) + into
+
     def bar_length(self, bar: int) -> tuple[Fraction, str]:
         """(length in beats, "n/d") of ``bar``."""
         m = self.at_bar(bar)

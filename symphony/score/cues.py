@@ -159,14 +159,9 @@ def read_cues(c, doc: dict, meters) -> tuple[Picture, list[Cue]]:
         limits = _limits(c, entry, ck, *defaults)
         if bar is None or beat is None or film is None or limits is None:
             continue
-        m = meters.at_bar(bar)
-        unit = Fraction(4, m.denominator)
-        into = (Fraction(beat).limit_denominator(64) - 1) * unit
-        if into >= m.beats_per_bar:
-            c.error(ck + ("beat",), f"beat {beat:g} is past the end of bar {bar} ({m.numerator}/{m.denominator})",
-                    f"beats in this bar run 1..{m.numerator}")
+        start = meters.position(c, ck, bar, beat)
+        if start is None:
             continue
-        start = meters.bar_to_beat(bar) + into
         position = c.position(ck + (key,))
         if start == 0:
             c.error(ck + ("bar",), f"cue '{label}' pins bar 1 beat 1, which always sounds at [cues] offset",

@@ -83,14 +83,9 @@ def _tempos(c: Checker, doc: dict, mm: MeterMap) -> tuple[TempoChange, ...]:
             bpm = None
         if bar is None or bpm is None or beat is None or ramp is None:
             continue
-        m = mm.at_bar(bar)
-        unit = Fraction(4, m.denominator)
-        offset = (Fraction(beat).limit_denominator(64) - 1) * unit
-        if offset >= m.beats_per_bar:
-            c.error(kp + ("beat",), f"beat {beat:g} is past the end of bar {bar} ({m.numerator}/{m.denominator})",
-                    f"beats in this bar run 1..{m.numerator}")
+        start = mm.position(c, kp, bar, beat)
+        if start is None:
             continue
-        start = mm.bar_to_beat(bar) + offset
         ramp_f = Fraction(ramp).limit_denominator(64)
         ramp_beats = mm.bar_to_beat(bar + ramp_f) - mm.bar_to_beat(bar)
         if out and start <= out[-1].start_beat:
