@@ -95,7 +95,9 @@ def build_table_bank(waveform: str) -> tuple[np.ndarray, float]:
 
 
 @numba.njit(cache=True, inline="always")
-def _table_read(bank, i0, i1, w, phase, size):
+def table_read(bank, i0, i1, w, phase, size):
+    """Rows ``i0``/``i1`` of ``bank`` crossfaded by ``w``, each read at ``phase`` (cycles, [0, 1))
+    with linear interpolation over ``size`` points (the row's guard point closes the cycle)."""
     x = phase * size
     j = int(x)
     if j >= size or j < 0:  # phase 1.0 after rounding (or garbage): stay inside the row
@@ -108,7 +110,81 @@ def _table_read(bank, i0, i1, w, phase, size):
     return a + w * (b - a)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
+def row_pair(af, t_offset, last_row):
+    """Mipmap row pair for the frequency ``af`` >= 0 (Hz): ``(i0, lo, hi, inv_width)``.
+
+    With ``t = T log2(af K_0 / nyquist)`` (``T`` tables per octave, folded into
+    ``t_offset``) rows ``i0 = floor(t) + 1`` and ``i0 + 1`` are alias-free; ``[lo, hi)`` is
+    the frequency band in which that pair stays in use and ``inv_width = 1 / (hi - lo)``
+    maps ``af`` to the crossfade position ``(af - lo) * inv_width`` (0 at the band edges
+    of the silent row and of the lowest band). Used by :func:`_wavetable_kernel` and by
+    the instruments' fused voice kernels, so both choose rows identically.
+    """
+    t = TABLES_PER_OCTAVE * math.log2(af) + t_offset if af > 0.0 else -2.0
+    if t < -1.0:
+        return 0, 0.0, 2.0 ** ((-1.0 - t_offset) / TABLES_PER_OCTAVE), 0.0
+    m = math.floor(t)
+    i0 = int(m) + 1
+    if i0 >= last_row:
+        return last_row, 2.0 ** ((last_row - 1 - t_offset) / TABLES_PER_OCTAVE), math.inf, 0.0
+    lo = 2.0 ** ((m - t_offset) / TABLES_PER_OCTAVE)
+    hi = 2.0 ** ((m + 1.0 - t_offset) / TABLES_PER_OCTAVE)
+    return i0, lo, hi, 1.0 / (hi - lo)
+
+
+@numba.njit(cache=True, inline="always")
+def wavetable_step(bank, t_offset, pulse, pw, f, inv_sample_rate, ph, i0, w, lo, hi, inv_width):
+    """One sample of one oscillator voice: ``(y, ph, i0, w, lo, hi, inv_width)`` after the step.
+
+    The per-sample body of :func:`_wavetable_kernel` (see there), inlined into it and into
+    the instruments' fused voice kernels so that both compute the same samples. ``y`` is
+    the waveform at the phase ``ph`` before it advances by ``f / sample_rate``; the other
+    values are the voice's carried state (row pair, crossfade and its band).
+    """
+    last_row = bank.shape[0] - 1
+    size = bank.shape[1] - 1
+    af = abs(f)
+    if af >= lo and af < hi:
+        # same row pair: weight linear in f between the pair's band edges (as
+        # continuous as the log mapping, and no log2 per sample under vibrato)
+        w = (af - lo) * inv_width
+    else:
+        i0, lo, hi, inv_width = row_pair(af, t_offset, last_row)
+        w = (af - lo) * inv_width
+        if w < 0.0:
+            w = 0.0
+        elif w > 1.0:
+            w = 1.0
+    i1 = i0 + 1 if i0 < last_row else last_row
+    # smoothstep crossfade: harmonics fade in/out with zero slope at both ends
+    ws = w * w * (3.0 - 2.0 * w)
+    y = table_read(bank, i0, i1, ws, ph, size)
+    if pulse:
+        # pulse = saw(phase - pw) - saw(phase): 2 - 2 pw on [0, pw), -2 pw after
+        # (difference of two band-limited saws, so it stays band-limited under PWM).
+        # Its mean is 0 at every width, as at an analog synth's AC-coupled output:
+        # the square-wave mean 2 pw - 1 would be a DC offset (and PWM a thump).
+        q = ph - pw
+        if q < 0.0:
+            q += 1.0
+        y = table_read(bank, i0, i1, ws, q, size) - y
+    # wrap by compare-and-subtract: keeps floor() out of the loop-carried chain
+    ph += f * inv_sample_rate
+    if ph >= 1.0:
+        ph -= 1.0
+        if ph >= 1.0:
+            ph -= math.floor(ph)
+    elif ph < 0.0:
+        ph += 1.0
+        if ph < 0.0:
+            ph -= math.floor(ph)
+        if ph >= 1.0:  # -tiny + 1.0 rounds to 1.0
+            ph = 0.0
+    return y, ph, i0, w, lo, hi, inv_width
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _wavetable_kernel(freq_hz, pulse_width, pulse, bank, t_offset, inv_sample_rate,
                       phase, band, table_index, table_weight, out, active):
     """Phase accumulation + mipmap choice + crossfaded linear table lookup.
@@ -122,83 +198,119 @@ def _wavetable_kernel(freq_hz, pulse_width, pulse, bank, t_offset, inv_sample_ra
     ``floor(t) + 1, floor(t) + 2`` and a continuous weight).
     """
     voices, n = freq_hz.shape
-    last_row = bank.shape[0] - 1
-    size = bank.shape[1] - 1
     for v in range(voices):
         if not active[v]:
             for k in range(n):
                 out[v, k] = 0.0
             continue
-        ph = phase[v]
-        i0 = table_index[v]
-        w = table_weight[v]
-        lo = band[v, 0]
-        hi = band[v, 1]
-        inv_width = band[v, 2]
-        for k in range(n):
-            f = freq_hz[v, k]
-            af = abs(f)
-            if af >= lo and af < hi:
-                # same row pair: weight linear in f between the pair's band edges (as
-                # continuous as the log mapping, and no log2 per sample under vibrato)
-                w = (af - lo) * inv_width
-            else:
-                t = TABLES_PER_OCTAVE * math.log2(af) + t_offset if af > 0.0 else -2.0
-                if t < -1.0:
-                    i0 = 0
-                    lo = 0.0
-                    hi = 2.0 ** ((-1.0 - t_offset) / TABLES_PER_OCTAVE)
-                    inv_width = 0.0
-                else:
-                    m = math.floor(t)
-                    i0 = int(m) + 1
-                    if i0 >= last_row:
-                        i0 = last_row
-                        lo = 2.0 ** ((last_row - 1 - t_offset) / TABLES_PER_OCTAVE)
-                        hi = math.inf
-                        inv_width = 0.0
-                    else:
-                        lo = 2.0 ** ((m - t_offset) / TABLES_PER_OCTAVE)
-                        hi = 2.0 ** ((m + 1.0 - t_offset) / TABLES_PER_OCTAVE)
-                        inv_width = 1.0 / (hi - lo)
-                w = (af - lo) * inv_width
-                if w < 0.0:
-                    w = 0.0
-                elif w > 1.0:
-                    w = 1.0
-            i1 = i0 + 1 if i0 < last_row else last_row
-            # smoothstep crossfade: harmonics fade in/out with zero slope at both ends
-            ws = w * w * (3.0 - 2.0 * w)
-            y = _table_read(bank, i0, i1, ws, ph, size)
-            if pulse:
-                # pulse = saw(phase - pw) - saw(phase): 2 - 2 pw on [0, pw), -2 pw after
-                # (difference of two band-limited saws, so it stays band-limited under PWM).
-                # Its mean is 0 at every width, as at an analog synth's AC-coupled output:
-                # the square-wave mean 2 pw - 1 would be a DC offset (and PWM a thump).
-                pw = pulse_width[v, k]
+        wavetable_voice(bank, t_offset, pulse, pulse_width[v], freq_hz[v], inv_sample_rate, v,
+                        phase, band, table_index, table_weight, out[v])
+
+
+@numba.njit(cache=True, inline="always")
+def _is_constant(row):
+    """True if every element of the 1-D ``row`` equals its first (an empty row is constant)."""
+    for k in range(1, row.shape[0]):
+        if row[k] != row[0]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def wavetable_voice(bank, t_offset, pulse, pulse_width, freq_hz, inv_sample_rate, v,
+                    phase, band, table_index, table_weight, out):
+    """Render voice ``v`` of an oscillator bank into ``out`` (n,): :func:`wavetable_step` per sample.
+
+    ``freq_hz`` and ``pulse_width``: (n,) or (1,) (constant). The voice's state lives in
+    ``phase``, ``band``, ``table_index``, ``table_weight`` (row ``v``) and is updated.
+    While the frequency and pulse width stay constant over the call (no vibrato, no PWM:
+    the common case) the row pair, crossfade and phase increment are the same at every
+    sample, so after one full step the remaining samples run a short loop (table reads and
+    the phase update only) that computes exactly what :func:`wavetable_step` would. A
+    moving frequency that stays inside the band of the row pair chosen at the first sample
+    (vibrato) gets a similar loop with the crossfade recomputed per sample.
+    """
+    n = out.shape[0]
+    if n == 0:
+        return
+    ph = phase[v]
+    i0 = table_index[v]
+    w = table_weight[v]
+    lo = band[v, 0]
+    hi = band[v, 1]
+    inv_width = band[v, 2]
+    f_step = freq_hz.shape[0] > 1
+    pw_step = pulse_width.shape[0] > 1
+    f = freq_hz[0]
+    inc = f * inv_sample_rate
+    constant = ((not f_step or _is_constant(freq_hz)) and (not pulse or not pw_step or _is_constant(pulse_width))
+                and 0.0 <= inc < 1.0)
+    if constant:
+        pw = pulse_width[0]
+        out[0], ph, i0, w, lo, hi, inv_width = wavetable_step(
+            bank, t_offset, pulse, pw, f, inv_sample_rate, ph, i0, w, lo, hi, inv_width)
+        last_row = bank.shape[0] - 1
+        size = bank.shape[1] - 1
+        i1 = i0 + 1 if i0 < last_row else last_row
+        ws = w * w * (3.0 - 2.0 * w)
+        # the rest of wavetable_step with its branches decided: same row pair and weight,
+        # and 0 <= ph + inc < 2, so one compare-and-subtract wraps the phase
+        if pulse:
+            for k in range(1, n):
                 q = ph - pw
                 if q < 0.0:
                     q += 1.0
-                y = _table_read(bank, i0, i1, ws, q, size) - y
-            out[v, k] = y
-            # wrap by compare-and-subtract: keeps floor() out of the loop-carried chain
-            ph += f * inv_sample_rate
-            if ph >= 1.0:
-                ph -= 1.0
+                out[k] = table_read(bank, i0, i1, ws, q, size) - table_read(bank, i0, i1, ws, ph, size)
+                ph += inc
                 if ph >= 1.0:
-                    ph -= math.floor(ph)
-            elif ph < 0.0:
-                ph += 1.0
-                if ph < 0.0:
-                    ph -= math.floor(ph)
-                if ph >= 1.0:  # -tiny + 1.0 rounds to 1.0
-                    ph = 0.0
-        phase[v] = ph
-        table_index[v] = i0
-        table_weight[v] = w
-        band[v, 0] = lo
-        band[v, 1] = hi
-        band[v, 2] = inv_width
+                    ph -= 1.0
+        else:
+            for k in range(1, n):
+                out[k] = table_read(bank, i0, i1, ws, ph, size)
+                ph += inc
+                if ph >= 1.0:
+                    ph -= 1.0
+    else:
+        f_lo = f
+        f_hi = f
+        for k in range(1, freq_hz.shape[0]):
+            f_lo = min(f_lo, freq_hz[k])
+            f_hi = max(f_hi, freq_hz[k])
+        pw = pulse_width[0] if pulse else 0.5
+        out[0], ph, i0, w, lo, hi, inv_width = wavetable_step(
+            bank, t_offset, pulse, pw, f, inv_sample_rate, ph, i0, w, lo, hi, inv_width)
+        if f_lo >= lo and f_hi < hi and f_lo >= 0.0 and f_hi * inv_sample_rate < 1.0:
+            # a moving frequency (vibrato) that stays inside the row pair's band: the rest
+            # of wavetable_step with its branches decided (weight linear in f, one wrap)
+            last_row = bank.shape[0] - 1
+            size = bank.shape[1] - 1
+            i1 = i0 + 1 if i0 < last_row else last_row
+            for k in range(1, n):
+                fk = freq_hz[k if f_step else 0]
+                w = (fk - lo) * inv_width
+                ws = w * w * (3.0 - 2.0 * w)
+                y = table_read(bank, i0, i1, ws, ph, size)
+                if pulse:
+                    q = ph - pulse_width[k if pw_step else 0]
+                    if q < 0.0:
+                        q += 1.0
+                    y = table_read(bank, i0, i1, ws, q, size) - y
+                out[k] = y
+                ph += fk * inv_sample_rate
+                if ph >= 1.0:
+                    ph -= 1.0
+        else:
+            for k in range(1, n):
+                pw = pulse_width[k if pw_step else 0] if pulse else 0.5
+                out[k], ph, i0, w, lo, hi, inv_width = wavetable_step(
+                    bank, t_offset, pulse, pw, freq_hz[k if f_step else 0], inv_sample_rate,
+                    ph, i0, w, lo, hi, inv_width)
+    phase[v] = ph
+    table_index[v] = i0
+    table_weight[v] = w
+    band[v, 0] = lo
+    band[v, 1] = hi
+    band[v, 2] = inv_width
 
 
 class BandlimitedOscillator(Processor):
@@ -256,6 +368,7 @@ class BandlimitedOscillator(Processor):
             raise ParameterError(f"waveform must be one of {', '.join(WAVEFORMS)}, got {waveform!r}")
         self.waveform = waveform
         table = "saw" if waveform in ("square", "pulse") else waveform
+        self._table = table  # which single-cycle table family the bank holds
         self._bank, k_max = build_table_bank(table)
         nyquist = self.sample_rate / 2.0
         self._t_offset = TABLES_PER_OCTAVE * (math.log2(k_max) - math.log2(nyquist))

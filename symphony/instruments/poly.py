@@ -214,7 +214,11 @@ def vibrato_kernel(onset_frames, n, sample_rate, depth_cents, rate_hz, delay_ms,
     inv_sr = 1.0 / sample_rate
     for j in range(onset_frames.shape[0]):
         t0 = onset_frames[j] - delay
-        for k in range(n):
+        # before the delay has passed the ratio is exactly 2 ** 0 = 1: no sin, no pow
+        k0 = min(max(int(math.ceil(-t0)), 0), n)
+        for k in range(k0):
+            out[j, k] = 1.0
+        for k in range(k0, n):
             t = (t0 + k) * inv_sr
             fade = min(max(t * inv_fade, 0.0), 1.0)
             out[j, k] = 2.0 ** (scale * fade * math.sin(w * max(t, 0.0)))

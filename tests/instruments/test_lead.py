@@ -256,3 +256,106 @@ def test_pan_stack_kernel_matches_matmul():
     pan_stack_kernel(rows, active, pan, out)
     ref = pan[active & 1] @ rows.reshape(voices, stack, n)[active]
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-14)
+
+
+# --------------------------------------------------------------------------- fused kernels
+
+
+def smooth_rows(rng, rows, n, low, high):
+    """Slowly moving random curves in [low, high], one per row (envelope-like test input)."""
+    t = np.arange(n) / n
+    phase = rng.uniform(0, 2 * np.pi, (rows, 1))
+    return low + (high - low) * (0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.5, 3.0, (rows, 1)) * t + phase))
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 48000])
+@pytest.mark.parametrize("vibrato", [False, True])
+def test_lead_kernel_matches_oscillators_and_ladder(sample_rate, vibrato):
+    """``_lead_kernel`` = two BandlimitedOscillators -> LadderFilter (per-sample cutoff) ->
+    amplitude, on (voices, n) arrays, summed over the active voices."""
+    from symphony.dsp.filters import LadderFilter
+    from symphony.dsp.oscillators import BandlimitedOscillator
+    from symphony.instruments.lead import _NO_VIBRATO, _lead_kernel
+
+    rng = np.random.default_rng(5)
+    voices, n = 6, 3001  # n > the kernel's chunk and not a multiple of it
+    active = np.array([0, 2, 3, 5])
+    f0 = rng.uniform(40.0, 2000.0, voices)
+    vib = 2.0 ** (smooth_rows(rng, active.size, n, -0.05, 0.05)) if vibrato else _NO_VIBRATO
+    amp = smooth_rows(rng, voices, n, 0.0, 1.0)
+    fenv = smooth_rows(rng, voices, n, 0.0, 1.0)
+    fenv[:, 1000:1500] = fenv[:, 1000:1001]  # a held stretch
+    base, depth, gain = rng.uniform(100.0, 3000.0, voices), rng.uniform(0.0, 5.0, voices), rng.random(voices)
+    ratio2, mix2, drive_gain, resonance, hi = 2 ** (7 / 1200), 0.8, 0.7, 0.9, 0.45 * sample_rate
+    pw1, pw2 = np.array([0.5]), np.array([0.3])
+    oscs = [BandlimitedOscillator(sample_rate, voices=voices, waveform=w) for w in ("saw", "pulse") * 2]
+    for osc in oscs:
+        for v in range(voices):
+            osc.reset_phase(v, 0.1 * v)
+    # reference: processors on full (voices, n) arrays
+    freq = np.repeat(f0[:, None], n, axis=1)
+    if vibrato:
+        freq[active] *= vib
+    mask = np.zeros(voices, dtype=bool)
+    mask[active] = True
+    x = oscs[0].process(freq, active=mask) + mix2 * oscs[1].process(freq * ratio2, pulse_width=0.3, active=mask)
+    cut = np.clip(base[:, None] * np.exp2(depth[:, None] * fenv), 20.0, hi)
+    ladder = LadderFilter(sample_rate, channels=active.size, resonance=resonance)
+    y = ladder.process(drive_gain * x[active], cutoff_hz=cut[active])
+    ref = np.sum(y * amp[active] * gain[active, None], axis=0)
+    # the kernel
+    state = np.zeros((voices, 4))
+    out = np.empty(n)
+    o1, o2 = oscs[2], oscs[3]
+    _lead_kernel(active, f0, vib, ratio2, mix2, drive_gain, o1._bank, o1._t_offset, o1._pulse, pw1, o1._phase,
+                 o1._band, o1._table_index, o1._table_weight, o2._bank, o2._t_offset, o2._pulse, pw2, o2._phase,
+                 o2._band, o2._table_index, o2._table_weight, 1.0 / sample_rate, amp, fenv, base, depth, gain, hi,
+                 np.pi / sample_rate, 4.0 * resonance, state, out)
+    assert np.abs(ref).max() > 0.05
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(state[active], ladder._state, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(o1._phase, oscs[0]._phase)
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 48000])
+@pytest.mark.parametrize("vibrato", [False, True])
+def test_brass_kernel_matches_oscillators_pan_and_svf(sample_rate, vibrato):
+    """``_brass_kernel`` = saw stack -> pan -> StateVariableFilter low-pass per slot (cutoff
+    per sample, q 0.9) -> amplitude, summed over the active slots."""
+    from symphony.dsp.filters import StateVariableFilter
+    from symphony.dsp.oscillators import BandlimitedOscillator
+    from symphony.instruments.lead import _NO_VIBRATO, _brass_kernel
+
+    rng = np.random.default_rng(6)
+    voices, stack, n = 5, 4, 2100
+    active = np.array([1, 2, 4])
+    row_freq = rng.uniform(50.0, 1500.0, voices * stack)
+    vib = 2.0 ** (smooth_rows(rng, active.size, n, -0.02, 0.02)) if vibrato else _NO_VIBRATO
+    amp, swell = smooth_rows(rng, voices, n, 0.0, 1.0), smooth_rows(rng, voices, n, 0.0, 1.0)
+    closed, octaves, gain = rng.uniform(60.0, 400.0, voices), rng.uniform(1.0, 6.0, voices), rng.random(voices)
+    pan = rng.random((2, 2, stack))
+    hi = 0.45 * sample_rate
+    oscs = [BandlimitedOscillator(sample_rate, voices=voices * stack) for _ in range(2)]
+    for osc in oscs:
+        for r in range(voices * stack):
+            osc.reset_phase(r, 0.37 * r)
+    freq = np.repeat(row_freq[:, None], n, axis=1).reshape(voices, stack, n)
+    if vibrato:
+        freq[active] *= vib[:, None, :]
+    mask = np.zeros((voices, stack), dtype=bool)
+    mask[active] = True
+    saws = oscs[0].process(freq.reshape(-1, n), active=mask.reshape(-1)).reshape(voices, stack, n)
+    ref = np.zeros((2, n))
+    for slot in active:
+        lr = pan[slot & 1] @ saws[slot]
+        cut = np.clip(closed[slot] * np.exp2(octaves[slot] * swell[slot]), 20.0, hi)
+        y = StateVariableFilter(sample_rate, channels=2, q=0.9).process(lr, cutoff_hz=cut)
+        ref += y * amp[slot] * gain[slot]
+    o = oscs[1]
+    out = np.empty((2, n))
+    state = np.zeros((2, 2, voices))
+    _brass_kernel(active, row_freq, vib, o._bank, o._t_offset, o._phase, o._band, o._table_index,
+                  o._table_weight, 1.0 / sample_rate, pan, amp, swell, closed, octaves, gain, hi,
+                  np.pi / sample_rate, 1.0 / 0.9, state, out)
+    assert np.abs(ref).max() > 0.05
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
