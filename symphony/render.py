@@ -442,7 +442,7 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
     scratch_mix = files.scratch(out_path.parent, ".premaster.wav")
     scratch_stems = [files.scratch(out_path.parent, f".{name}.wav") for name in stem_names] \
         if settings.stems else []
-    meter_pre = LoudnessMeter(sample_rate, channels=2)
+    meter_pre = LoudnessMeter(sample_rate, channels=2, true_peak=False)  # only its loudness is used
     with sf.SoundFile(scratch_mix, "w", samplerate=sample_rate, channels=2, subtype="DOUBLE",
                       format="WAV") as pre:
         stem_files = [sf.SoundFile(p, "w", samplerate=sample_rate, channels=2, subtype="FLOAT",

@@ -59,30 +59,56 @@ def _check_block(x: np.ndarray, channels: int) -> np.ndarray:
     return x
 
 
+@numba.njit(cache=True, fastmath={"reassoc", "nsz", "nnan"})
+def _ring_min(a):  # pragma: no cover - compiled
+    """Minimum of ``a`` and 1.0 (exact in any order, so the reduction may vectorize)."""
+    m = 1.0
+    for j in range(a.shape[0]):
+        m = min(m, a[j])
+    return m
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz", "nnan"})
+def _ring_sum(a):  # pragma: no cover - compiled
+    """Sum of ``a`` in a fixed, vectorized order (deterministic; within a few ulp of any other order)."""
+    s = 0.0
+    for j in range(a.shape[0]):
+        s += a[j]
+    return s
+
+
 @numba.njit(cache=True)
 def _limiter_gain_kernel(p, ceiling, rel_coef, r_ring, h_ring, state, out):  # pragma: no cover
     """Gain computer of :class:`TruePeakLimiter` (see module docstring).
 
     ``r_ring`` (W + 2) and ``h_ring`` (W) are circular histories, ``state`` holds
-    ``[r_pos, h_pos, h_prev]``; all three are updated in place.
+    ``[r_pos, h_pos, h_prev, r_below, h_below]``; all three are updated in place.
+    ``r_below`` / ``h_below`` count the ring entries below 1.0: while both are zero the
+    minimum and the mean are exactly 1.0 and the ring scans are skipped (the common,
+    unlimited case costs O(1) per frame).
     """
     nr = r_ring.shape[0]
     nh = h_ring.shape[0]
     r_pos = int(state[0])
     h_pos = int(state[1])
     h_prev = state[2]
+    r_below = int(state[3])
+    h_below = int(state[4])
     for i in range(p.shape[0]):
         r = 1.0
         if p[i] > ceiling:
             r = ceiling / p[i]
+        if r_ring[r_pos] < 1.0:
+            r_below -= 1
+        if r < 1.0:
+            r_below += 1
         r_ring[r_pos] = r
         r_pos += 1
         if r_pos == nr:
             r_pos = 0
         m = 1.0
-        for j in range(nr):
-            if r_ring[j] < m:
-                m = r_ring[j]
+        if r_below > 0:
+            m = _ring_min(r_ring)
         if m < h_prev:
             h = m
         else:
@@ -90,17 +116,23 @@ def _limiter_gain_kernel(p, ceiling, rel_coef, r_ring, h_ring, state, out):  # p
             if m - h < 1e-12:  # settle exactly (so that quiet material gets gain 1.0 exactly)
                 h = m
         h_prev = h
+        if h_ring[h_pos] < 1.0:
+            h_below -= 1
+        if h < 1.0:
+            h_below += 1
         h_ring[h_pos] = h
         h_pos += 1
         if h_pos == nh:
             h_pos = 0
-        s = 0.0
-        for j in range(nh):
-            s += h_ring[j]
-        out[i] = s / nh
+        if h_below > 0:
+            out[i] = _ring_sum(h_ring) / nh
+        else:
+            out[i] = 1.0
     state[0] = r_pos
     state[1] = h_pos
     state[2] = h_prev
+    state[3] = r_below
+    state[4] = h_below
 
 
 def limiter_gain_reference(p: np.ndarray, ceiling: float, rel_coef: float, window: int) -> np.ndarray:
@@ -172,7 +204,7 @@ class TruePeakLimiter(Processor):
         self._detector = OversampledPeak(self.channels)
         self._r_ring = np.ones(self._window + 2)
         self._h_ring = np.ones(self._window)
-        self._state = np.array([0.0, 0.0, 1.0])
+        self._state = np.array([0.0, 0.0, 1.0, 0.0, 0.0])
         self._delay = np.zeros((self.channels, self.latency_frames))
         self.last_gain = np.ones(0)
 
@@ -183,7 +215,8 @@ class TruePeakLimiter(Processor):
         """
         x = _check_block(x, self.channels)
         n = x.shape[1]
-        p = self._detector.process(x)
+        # frames that cannot exceed the ceiling need no exact peak: their gain is 1 either way
+        p = self._detector.process(x, floor=self._ceiling)
         g = np.empty(n)
         _limiter_gain_kernel(p, self._ceiling, self._rel_coef, self._r_ring, self._h_ring, self._state, g)
         ext = np.concatenate([self._delay, x], axis=1)

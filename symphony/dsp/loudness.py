@@ -104,32 +104,76 @@ def true_peak_interpolator() -> np.ndarray:
 _TP_TAPS = true_peak_interpolator()
 
 
+#: Frames per group of the peak kernel's skip test (see :func:`_oversampled_peak_kernel`).
+_TP_GROUP = 64
+
+
 @numba.njit(cache=True)
-def _oversampled_peak_kernel(ext, taps, out):  # pragma: no cover - compiled
+def _oversampled_peak_kernel(ext, taps, out, floor=0.0):  # pragma: no cover - compiled
     """Per-frame peak over channels and the 4 polyphase branches.
 
     ``ext`` is ``(channels, m + n)`` with ``m = taps.shape[1] - 1`` samples of history;
     ``out[i]`` (length n) receives ``max_c max_k |u_c[4 (m + i) + k]|``.
+
+    Each branch is a direct-form FIR evaluated tap by tap over a group of output frames
+    (``acc[i] += taps[k, j] * x[i - j]`` with ``j`` outer): every output still adds its
+    products in the order ``j = 0, 1, ...``, so the values are those of the textbook
+    per-sample loop, but the inner loop has no dependency between frames and vectorizes.
+
+    ``floor`` > 0: a group of ``_TP_GROUP`` frames whose peak provably cannot exceed
+    ``floor`` (``|u| <= sum_j |taps[k, j]| max |x|`` over the group's input window, with a
+    1e-9 margin for rounding) is not interpolated; its frames get that bound instead of
+    their peak, a value ``<= floor``. Callers that only ask "above ``floor``?" (the
+    limiter, with its ceiling) or "a new maximum?" (the meter, with its maximum so far)
+    get exactly the answers of the full computation.
     """
     n_ch = ext.shape[0]
     n_ph, n_t = taps.shape
     m = n_t - 1
     n = out.shape[0]
     half = m // 2
-    for i in range(n):
-        peak = 0.0
+    l1 = 1.0
+    for k in range(1, n_ph):
+        s = 0.0
+        for j in range(n_t):
+            s += abs(taps[k, j])
+        l1 = max(l1, s)
+    l1 *= 1.0 + 1e-9
+    acc = np.empty(_TP_GROUP)
+    for lo in range(0, n, _TP_GROUP):
+        hi = min(lo + _TP_GROUP, n)
+        w = hi - lo
+        if floor > 0.0:
+            wmax = 0.0
+            for c in range(n_ch):
+                for idx in range(lo, m + hi):
+                    wmax = max(wmax, abs(ext[c, idx]))
+            bound = wmax * l1
+            if bound <= floor:
+                for i in range(lo, hi):
+                    out[i] = bound
+                continue
+        for i in range(lo, hi):
+            out[i] = 0.0
         for c in range(n_ch):
-            a0 = abs(ext[c, m + i - half])  # branch 0 is a pure delay (Nyquist filter)
-            if a0 > peak:
-                peak = a0
+            for i in range(lo, hi):
+                a0 = abs(ext[c, m + i - half])  # branch 0 is a pure delay (Nyquist filter)
+                if a0 > out[i]:
+                    out[i] = a0
             for k in range(1, n_ph):
-                acc = 0.0
-                for j in range(n_t):
-                    acc += taps[k, j] * ext[c, m + i - j]
-                a = abs(acc)
-                if a > peak:
-                    peak = a
-        out[i] = peak
+                t0 = taps[k, 0]
+                src = ext[c, m + lo:m + hi]
+                for i in range(w):
+                    acc[i] = t0 * src[i]
+                for j in range(1, n_t):
+                    tj = taps[k, j]
+                    src = ext[c, m + lo - j:m + hi - j]  # a view: plain indices let LLVM vectorize
+                    for i in range(w):
+                        acc[i] += tj * src[i]
+                for i in range(w):
+                    a = abs(acc[i])
+                    if a > out[lo + i]:
+                        out[lo + i] = a
 
 
 def oversampled_peak_reference(ext: np.ndarray) -> np.ndarray:
@@ -160,11 +204,13 @@ class OversampledPeak:
     def reset(self) -> None:
         self._hist = np.zeros((self.channels, _TP_TAPS.shape[1] - 1))
 
-    def process(self, x: np.ndarray) -> np.ndarray:
+    def process(self, x: np.ndarray, floor: float = 0.0) -> np.ndarray:
+        """Per-frame peaks of ``x`` (channels, n); frames that cannot exceed ``floor`` may
+        get an upper bound ``<= floor`` instead of their exact peak (see the kernel)."""
         n = x.shape[1]
         ext = np.concatenate([self._hist, x], axis=1)
         out = np.empty(n)
-        _oversampled_peak_kernel(ext, _TP_TAPS, out)
+        _oversampled_peak_kernel(ext, _TP_TAPS, out, float(floor))
         self._hist = ext[:, ext.shape[1] - self._hist.shape[1]:].copy()
         return out
 
@@ -200,10 +246,13 @@ class LoudnessMeter:
         Channel count of the blocks given to :meth:`process`.
     channel_weights : sequence of float, optional
         BS.1770-4 weights G_i; default from :func:`default_channel_weights`.
+    true_peak : bool
+        Also track the 4x-oversampled true peak (the costliest part of the meter). With
+        False, :meth:`true_peak_dbtp` reports the sample peak.
     """
 
     def __init__(self, sample_rate: int, *, channels: int = 2,
-                 channel_weights: np.ndarray | None = None) -> None:
+                 channel_weights: np.ndarray | None = None, true_peak: bool = True) -> None:
         self.sample_rate = check_sample_rate(sample_rate)
         if int(channels) != channels or channels < 1:
             raise ParameterError(f"channels must be a positive integer, got {channels!r}")
@@ -213,6 +262,7 @@ class LoudnessMeter:
         if w.shape != (self.channels,) or np.any(w < 0):
             raise ParameterError(f"channel_weights must be {self.channels} non-negative numbers, got {channel_weights!r}")
         self._weights = w
+        self._track_true_peak = bool(true_peak)
         self._sos = k_weighting_sos(self.sample_rate)
         self._hop = int(round(self.sample_rate / 10))  # 100 ms
         self.reset()
@@ -238,7 +288,9 @@ class LoudnessMeter:
         if n == 0:
             return
         self._sample_peak = max(self._sample_peak, float(np.max(np.abs(x))))
-        self._true_peak = max(self._true_peak, float(np.max(self._peak_det.process(x))))
+        if self._track_true_peak:  # only frames that could raise the maximum are interpolated
+            self._true_peak = max(self._true_peak,
+                                  float(np.max(self._peak_det.process(x, floor=self._true_peak))))
         y, self._zi = scipy.signal.sosfilt(self._sos, x, axis=-1, zi=self._zi)
         sq = y * y
         pos = 0
@@ -303,6 +355,8 @@ class LoudnessMeter:
 
     def flush_true_peak(self) -> None:
         """Push the interpolator's tail (``_TP_HALF`` zero frames) through the peak detector only."""
+        if not self._track_true_peak:
+            return
         tail = np.zeros((self.channels, _TP_HALF))
         self._true_peak = max(self._true_peak, float(np.max(self._peak_det.process(tail))))
 

@@ -137,89 +137,213 @@ def _shelf_response(c: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (c[0] + c[1] * z1) / (1.0 + c[2] * z1)
 
 
+#: Longest run of frames the network is advanced by at once (bounded by the shortest line).
+_CHUNK = 256
+
+
+@numba.njit(cache=True)
+def _ring_read(row, start, m, dst):  # pragma: no cover - compiled
+    """``dst[t] = row[(start + t) & (size - 1)]`` for ``t < m`` (two contiguous copies)."""
+    size = row.shape[0]
+    r = start & (size - 1)
+    first = min(m, size - r)
+    src = row[r:r + first]
+    for t in range(first):
+        dst[t] = src[t]
+    src = row[0:m - first]
+    for t in range(m - first):
+        dst[first + t] = src[t]
+
+
+@numba.njit(cache=True)
+def _ring_write(row, start, m, src):  # pragma: no cover - compiled
+    """``row[(start + t) & (size - 1)] = src[t]`` for ``t < m``."""
+    size = row.shape[0]
+    r = start & (size - 1)
+    first = min(m, size - r)
+    dst = row[r:r + first]
+    for t in range(first):
+        dst[t] = src[t]
+    dst = row[0:m - first]
+    for t in range(m - first):
+        dst[t] = src[first + t]
+
+
+@numba.njit(cache=True)
+def _shelves(s_run, f_run, g, m, b0, b1, a1, c0, c1, e1, gains, fstate):  # pragma: no cover
+    """Lines ``g .. g+3`` through their two first-order shelves and loop gains, over ``m`` frames.
+
+    ``y1 = b0 s + b1 s[-1] - a1 y1[-1]``, ``y2 = c0 y1 + c1 y1[-1] - e1 y2[-1]``,
+    ``f = gain y2`` (values below 1e-30 flushed to 0). Four independent recursions side by
+    side in scalars, so the processor overlaps their latencies.
+    """
+    i0, i1, i2, i3 = g, g + 1, g + 2, g + 3
+    x1_0, y1_0, x2_0, y2_0 = fstate[i0, 0], fstate[i0, 1], fstate[i0, 2], fstate[i0, 3]
+    x1_1, y1_1, x2_1, y2_1 = fstate[i1, 0], fstate[i1, 1], fstate[i1, 2], fstate[i1, 3]
+    x1_2, y1_2, x2_2, y2_2 = fstate[i2, 0], fstate[i2, 1], fstate[i2, 2], fstate[i2, 3]
+    x1_3, y1_3, x2_3, y2_3 = fstate[i3, 0], fstate[i3, 1], fstate[i3, 2], fstate[i3, 3]
+    s0, s1, s2, s3 = s_run[i0], s_run[i1], s_run[i2], s_run[i3]
+    f0, f1, f2, f3 = f_run[i0], f_run[i1], f_run[i2], f_run[i3]
+    # coefficients in scalars: no array loads inside the loop
+    p0_0, p1_0, q1_0, r0_0, r1_0, w1_0, k_0 = b0[i0], b1[i0], a1[i0], c0[i0], c1[i0], e1[i0], gains[i0]
+    p0_1, p1_1, q1_1, r0_1, r1_1, w1_1, k_1 = b0[i1], b1[i1], a1[i1], c0[i1], c1[i1], e1[i1], gains[i1]
+    p0_2, p1_2, q1_2, r0_2, r1_2, w1_2, k_2 = b0[i2], b1[i2], a1[i2], c0[i2], c1[i2], e1[i2], gains[i2]
+    p0_3, p1_3, q1_3, r0_3, r1_3, w1_3, k_3 = b0[i3], b1[i3], a1[i3], c0[i3], c1[i3], e1[i3], gains[i3]
+    for t in range(m):
+        v0 = s0[t]
+        v1 = s1[t]
+        v2 = s2[t]
+        v3 = s3[t]
+        y1_0 = p0_0 * v0 + p1_0 * x1_0 - q1_0 * y1_0
+        y1_1 = p0_1 * v1 + p1_1 * x1_1 - q1_1 * y1_1
+        y1_2 = p0_2 * v2 + p1_2 * x1_2 - q1_2 * y1_2
+        y1_3 = p0_3 * v3 + p1_3 * x1_3 - q1_3 * y1_3
+        x1_0 = v0
+        x1_1 = v1
+        x1_2 = v2
+        x1_3 = v3
+        y1_0 = 0.0 if abs(y1_0) < 1e-30 else y1_0
+        y1_1 = 0.0 if abs(y1_1) < 1e-30 else y1_1
+        y1_2 = 0.0 if abs(y1_2) < 1e-30 else y1_2
+        y1_3 = 0.0 if abs(y1_3) < 1e-30 else y1_3
+        y2_0 = r0_0 * y1_0 + r1_0 * x2_0 - w1_0 * y2_0
+        y2_1 = r0_1 * y1_1 + r1_1 * x2_1 - w1_1 * y2_1
+        y2_2 = r0_2 * y1_2 + r1_2 * x2_2 - w1_2 * y2_2
+        y2_3 = r0_3 * y1_3 + r1_3 * x2_3 - w1_3 * y2_3
+        x2_0 = y1_0
+        x2_1 = y1_1
+        x2_2 = y1_2
+        x2_3 = y1_3
+        y2_0 = 0.0 if abs(y2_0) < 1e-30 else y2_0
+        y2_1 = 0.0 if abs(y2_1) < 1e-30 else y2_1
+        y2_2 = 0.0 if abs(y2_2) < 1e-30 else y2_2
+        y2_3 = 0.0 if abs(y2_3) < 1e-30 else y2_3
+        f0[t] = k_0 * y2_0
+        f1[t] = k_1 * y2_1
+        f2[t] = k_2 * y2_2
+        f3[t] = k_3 * y2_3
+    fstate[i0, 0], fstate[i0, 1], fstate[i0, 2], fstate[i0, 3] = x1_0, y1_0, x2_0, y2_0
+    fstate[i1, 0], fstate[i1, 1], fstate[i1, 2], fstate[i1, 3] = x1_1, y1_1, x2_1, y2_1
+    fstate[i2, 0], fstate[i2, 1], fstate[i2, 2], fstate[i2, 3] = x1_2, y1_2, x2_2, y2_2
+    fstate[i3, 0], fstate[i3, 1], fstate[i3, 2], fstate[i3, 3] = x1_3, y1_3, x2_3, y2_3
+
+
 @numba.njit(cache=True)
 def _fdn_kernel(x, out, delays, filt, gains, inj, out_l, out_r, ap_len, ap_g, er_idx, er_gain,
                 pre_len, width, pre_buf, ap_buf, line_buf, fstate, pos):  # pragma: no cover
-    """Whole reverb per sample (see module docstring); all state arrays updated in place.
+    """Whole reverb (see module docstring); all state arrays updated in place.
 
     ``pos`` = [predelay write pos, allpass pos (per ap, per channel flattened), fdn pos].
+
+    The network advances in runs of ``L`` frames, ``L`` at most the shortest delay line
+    and the shortest allpass: every value a run reads from a line or an allpass was written
+    before the run started, so each stage (predelay and early reflections, each allpass,
+    the 16 absorbent filters four at a time, the outputs, the Hadamard mix, the write-back)
+    runs over the whole run, vectorized over its frames. Every frame gets exactly the
+    arithmetic of the plain per-frame loop (same operations, same order), so the output
+    depends neither on ``L`` nor on the block split; ``test_kernel_matches_slow_reference``
+    checks it against a per-sample model. The rings are at least ``L`` longer than the
+    longest delay read from them, so writing a run before reading it clobbers nothing.
     """
     n_lines = delays.shape[0]
     n_ap = ap_len.shape[1]
     n_er = er_idx.shape[1]
+    n = x.shape[1]
     pmask = pre_buf.shape[1] - 1
     amask = ap_buf.shape[2] - 1
     lmask = line_buf.shape[1] - 1
-    v = np.empty(n_lines)
-    f = np.empty(n_lines)
+    chunk = _CHUNK
+    for i in range(n_lines):
+        chunk = min(chunk, delays[i])
+    for c in range(2):
+        for k in range(n_ap):
+            chunk = min(chunk, ap_len[c, k])
+    u_run = np.empty((2, chunk))
+    er_run = np.empty((2, chunk))
+    tap = np.empty(chunk)
+    s_run = np.empty((n_lines, chunk))
+    f_run = np.empty((n_lines, chunk))
+    yl_run = np.empty(chunk)
+    yr_run = np.empty(chunk)
+    b0 = filt[:, 0].copy()
+    b1 = filt[:, 1].copy()
+    a1 = filt[:, 2].copy()
+    c0 = filt[:, 3].copy()
+    c1 = filt[:, 4].copy()
+    e1 = filt[:, 5].copy()
+    norm = 1.0 / math.sqrt(n_lines)
     p_pos = pos[0]
     a_pos = pos[1]
     l_pos = pos[2]
-    u = np.empty(2)
-    er = np.empty(2)
-    for t in range(x.shape[1]):
-        # predelay ring
-        pre_buf[0, p_pos] = x[0, t]
-        pre_buf[1, p_pos] = x[1, t]
-        er[0] = 0.0
-        er[1] = 0.0
+    for t0 in range(0, n, chunk):
+        m = min(chunk, n - t0)
         for c in range(2):
-            u[c] = pre_buf[c, (p_pos - pre_len) & pmask]
+            # predelay ring (written first: its lags may be shorter than the run)
+            _ring_write(pre_buf[c], p_pos, m, x[c, t0:t0 + m])
+            er = er_run[c]
+            for t in range(m):
+                er[t] = 0.0
             for k in range(n_er):
-                er[c] += er_gain[c, k] * pre_buf[c, (p_pos - er_idx[c, k]) & pmask]
-        p_pos = (p_pos + 1) & pmask
-        # input diffusion: Schroeder allpasses y = -g w + d, d = buf[n - M], buf[n] = w + g d
-        for c in range(2):
-            s = u[c]
+                gk = er_gain[c, k]
+                _ring_read(pre_buf[c], p_pos - er_idx[c, k], m, tap)
+                for t in range(m):
+                    er[t] += gk * tap[t]
+            u = u_run[c]
+            _ring_read(pre_buf[c], p_pos - pre_len, m, u)
+            # input diffusion: Schroeder allpasses y = -g w + d, d = buf[n - M], buf[n] = w + g d
             for k in range(n_ap):
-                d = ap_buf[c, k, (a_pos - ap_len[c, k]) & amask]
-                wv = s + ap_g * d
-                if abs(wv) < 1e-30:
-                    wv = 0.0
-                ap_buf[c, k, a_pos] = wv
-                s = d - ap_g * wv
-            u[c] = s
-        a_pos = (a_pos + 1) & amask
-        # delay lines -> absorbent filters
-        yl = 0.0
-        yr = 0.0
+                _ring_read(ap_buf[c, k], a_pos - ap_len[c, k], m, tap)
+                for t in range(m):
+                    d = tap[t]
+                    wv = u[t] + ap_g * d
+                    wv = 0.0 if abs(wv) < 1e-30 else wv
+                    u[t] = d - ap_g * wv
+                    tap[t] = wv
+                _ring_write(ap_buf[c, k], a_pos, m, tap)
+        p_pos = (p_pos + m) & pmask
+        a_pos = (a_pos + m) & amask
+        # delay lines (written at least L frames ago) -> absorbent filters
         for i in range(n_lines):
-            s = line_buf[i, (l_pos - delays[i]) & lmask]
-            # shelf 1 (low): y = b0 x + b1 x1 - a1 y1
-            y1 = filt[i, 0] * s + filt[i, 1] * fstate[i, 0] - filt[i, 2] * fstate[i, 1]
-            fstate[i, 0] = s
-            if abs(y1) < 1e-30:
-                y1 = 0.0
-            fstate[i, 1] = y1
-            y2 = filt[i, 3] * y1 + filt[i, 4] * fstate[i, 2] - filt[i, 5] * fstate[i, 3]
-            fstate[i, 2] = y1
-            if abs(y2) < 1e-30:
-                y2 = 0.0
-            fstate[i, 3] = y2
-            fi = gains[i] * y2
-            f[i] = fi
-            yl += out_l[i] * fi
-            yr += out_r[i] * fi
+            _ring_read(line_buf[i], l_pos - delays[i], m, s_run[i])
+        for g in range(0, n_lines, 4):
+            _shelves(s_run, f_run, g, m, b0, b1, a1, c0, c1, e1, gains, fstate)
+        # outputs (sum over the lines in line order)
+        for t in range(m):
+            yl_run[t] = 0.0
+            yr_run[t] = 0.0
+        for i in range(n_lines):
+            gl = out_l[i]
+            gr = out_r[i]
+            fi = f_run[i]
+            for t in range(m):
+                yl_run[t] += gl * fi[t]
+                yr_run[t] += gr * fi[t]
         # orthogonal feedback: fast Walsh-Hadamard transform, normalised
-        for i in range(n_lines):
-            v[i] = f[i]
         h = 1
         while h < n_lines:
             for i in range(0, n_lines, 2 * h):
                 for j in range(i, i + h):
-                    a = v[j]
-                    b = v[j + h]
-                    v[j] = a + b
-                    v[j + h] = a - b
+                    va = f_run[j]
+                    vb = f_run[j + h]
+                    for t in range(m):
+                        a = va[t]
+                        b = vb[t]
+                        va[t] = a + b
+                        vb[t] = a - b
             h *= 2
-        norm = 1.0 / math.sqrt(n_lines)
         for i in range(n_lines):
-            line_buf[i, l_pos] = v[i] * norm + inj[0, i] * u[0] + inj[1, i] * u[1]
-        l_pos = (l_pos + 1) & lmask
-        mid = 0.5 * (yl + yr)
-        side = 0.5 * (yl - yr) * width
-        out[0, t] = mid + side + er[0]
-        out[1, t] = mid - side + er[1]
+            g0 = inj[0, i]
+            g1 = inj[1, i]
+            fi = f_run[i]
+            for t in range(m):
+                fi[t] = fi[t] * norm + g0 * u_run[0, t] + g1 * u_run[1, t]
+            _ring_write(line_buf[i], l_pos, m, fi)
+        l_pos = (l_pos + m) & lmask
+        for t in range(m):
+            mid = 0.5 * (yl_run[t] + yr_run[t])
+            side = 0.5 * (yl_run[t] - yr_run[t]) * width
+            out[0, t0 + t] = mid + side + er_run[0, t]
+            out[1, t0 + t] = mid - side + er_run[1, t]
     pos[0] = p_pos
     pos[1] = a_pos
     pos[2] = l_pos
@@ -250,10 +374,14 @@ class Reverb(Processor):
         self.sample_rate = check_sample_rate(sample_rate)
         fs = self.sample_rate
         self._params: dict[str, float | str] = {}
-        max_pre = int(math.ceil((_MAX_PREDELAY_MS + _ER_MS * _MAX_SIZE) * 1e-3 * fs)) + 2
-        self._pre_size = _pow2_at_least(max_pre + 1)
-        self._ap_size = _pow2_at_least(int(_AP_MS.max() * _AP_R_SCALE * math.sqrt(_MAX_SIZE) * 1e-3 * fs) + 2)
-        self._line_size = _pow2_at_least(int(self._line_ms(_MAX_SIZE).max() * 1e-3 * fs) + 40)
+        # longest lag read from the predelay ring: predelay + the last early reflection
+        # (up to 1.07 * 40 ms * size on the right channel); every ring also holds one run
+        # (``_CHUNK``) beyond its longest lag, because the kernel writes a run before reading it
+        max_pre = int(math.ceil((_MAX_PREDELAY_MS + 1.08 * _ER_MS * _MAX_SIZE) * 1e-3 * fs)) + 2
+        self._pre_size = _pow2_at_least(max_pre + 1 + _CHUNK)
+        self._ap_size = _pow2_at_least(int(_AP_MS.max() * _AP_R_SCALE * math.sqrt(_MAX_SIZE) * 1e-3 * fs)
+                                       + 2 + _CHUNK)
+        self._line_size = _pow2_at_least(int(self._line_ms(_MAX_SIZE).max() * 1e-3 * fs) + 40 + _CHUNK)
         self.set(space=space, **overrides)
         self.reset()
 

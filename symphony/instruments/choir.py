@@ -123,7 +123,7 @@ def formant_envelope(freq_hz: np.ndarray, centres_hz: np.ndarray, gains: np.ndar
     return np.sum(gains / np.sqrt(1.0 + q * q), axis=-1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division checks: lets the partial loop vectorize
 def _grid_kernel(slots, since, ctl, sample_rate, f0, n_harm, cents0, vib, drift, vib_cents, vib_fade_s,
                  table_a, table_b, morph_frames, bw_scale, tilt, mult, amps, form):  # pragma: no cover - jit
     """Fill the control grid of the active voices ``slots`` (row ``a`` = ``slots[a]``).
@@ -170,22 +170,27 @@ def _grid_kernel(slots, since, ctl, sample_rate, f0, n_harm, cents0, vib, drift,
                 form[a, c, 1, f] = gf[f]
                 form[a, c, 2, f] = bf[f]
             step = f0[v] * mult[a, 0, c]
-            power = 0.0
+            row = amps[a, c]
             for k in range(k_max):
-                if k >= kk:
-                    amps[a, c, k] = 0.0
-                    continue
-                fk = (k + 1) * step
-                e = 0.0
-                for f in range(5):
-                    q = (fk * fk - cf[f] * cf[f]) / (fk * bf[f])
-                    e += gf[f] / math.sqrt(1.0 + q * q)
-                e *= tilt[k]
-                amps[a, c, k] = e
+                row[k] = 0.0
+            # formant by formant over all partials (a loop the compiler vectorizes); each
+            # partial still adds its five terms in formant order
+            for f in range(5):
+                cff = cf[f] * cf[f]
+                bff = bf[f]
+                gff = gf[f]
+                for k in range(kk):
+                    fk = (k + 1) * step
+                    q = (fk * fk - cff) / (fk * bff)
+                    row[k] += gff / math.sqrt(1.0 + q * q)
+            power = 0.0
+            for k in range(kk):
+                e = row[k] * tilt[k]
+                row[k] = e
                 power += e * e
             scale = 1.0 / (math.sqrt(power) + 1e-300)
             for k in range(kk):
-                amps[a, c, k] *= scale
+                row[k] *= scale
 
 
 #: Reassociation only (no finite-math assumptions): lets LLVM vectorize the partial sums.
@@ -194,66 +199,149 @@ _VECTOR_MATH = {"reassoc", "contract"}
 
 
 @njit(cache=True, fastmath=_VECTOR_MATH)
-def _choir_kernel(slots, since, ctl, n_harm, inc0, mult, amps, env, gain, pan, phase, re, im,
-                  wr, wi, tmp, out):  # pragma: no cover - jit
+def _clenshaw_step(b_far, b_near, m, ak, dk, fr, x2):  # pragma: no cover - jit
+    """``b_far <- (ak + fr dk) + x2 b_near - b_far`` over the first ``m`` entries (one Clenshaw step)."""
+    for e in range(m):
+        b_far[e] = (ak + fr[e] * dk) + x2[e] * b_near[e] - b_far[e]
+
+
+@njit(cache=True, fastmath=_VECTOR_MATH)
+def _clenshaw_start(b_a, b_b, m, ak, dk, ak1, dk1, fr, x2):  # pragma: no cover - jit
+    """The first two Clenshaw steps from ``b = 0``: ``b_a <- a_k``, ``b_b <- a_{k-1} + x2 b_a``."""
+    for e in range(m):
+        f = fr[e]
+        far = ak + f * dk
+        b_b[e] = (ak1 + f * dk1) + x2[e] * far
+        b_a[e] = far
+
+
+@njit(cache=True, fastmath=_VECTOR_MATH)
+def _clenshaw_pair(b_a, b_b, m, ak, dk, ak1, dk1, fr, x2):  # pragma: no cover - jit
+    """Two Clenshaw steps (partials ``k`` into ``b_a``, then ``k - 1`` into ``b_b``) in one pass.
+
+    The same arithmetic as two :func:`_clenshaw_step` calls; one pass over the memory.
+    """
+    for e in range(m):
+        f = fr[e]
+        x = x2[e]
+        near = b_b[e]
+        far = (ak + f * dk) + x * near - b_a[e]
+        b_b[e] = (ak1 + f * dk1) + x * far - near
+        b_a[e] = far
+
+
+@njit(cache=True, fastmath=_VECTOR_MATH)
+def _choir_kernel(slots, since, ctl, n_harm, inc0, mult, amps, env, gain, pan, phase, rot,
+                  out):  # pragma: no cover - jit
     """Add the singers of voices ``slots`` to the stereo ``out`` (2, n).
 
-    Singer ``s`` of voice ``v`` at frame ``j`` (since its note start): partial ``k`` is
-    ``sin(2 pi (k+1) p)`` with amplitude interpolated linearly between the grid points of
-    ``amps``; ``p`` advances by ``inc0[v, s] * mult[a, s, c]`` (constant over grid cell
-    ``c``). The partials are complex rotators ``(re, im)`` turned by ``(wr, wi)`` and
-    re-derived from the exact phase at every grid point (no drift).
+    Singer ``s`` of voice ``v`` at frame ``j`` (since its note start) sings
+    ``sum_k a_k sin(2 pi (k+1) p)``, ``k < n_harm[v]``, with the amplitudes ``a_k``
+    interpolated linearly between the grid points of ``amps``; ``p`` advances by
+    ``inc0[v, s] * mult[a, s, c]`` (constant over grid cell ``c``).
+
+    Per singer only the fundamental is a complex rotator ``z = exp(2 pi i p)`` (``rot[v, s]``
+    = ``[Re z, Im z, Re w, Im w]`` with the cell's step ``w``), re-derived from the exact
+    phase at every grid point (no drift). The harmonic sum is Clenshaw's recurrence for
+    ``sin((k+1) t) = U_k(cos t) sin t`` (Chebyshev polynomials of the second kind):
+    ``b_k = a_k + 2 cos(t) b_{k+1} - b_{k+2}``, sum ``= b_0 sin t`` (e.g. Press et al.,
+    *Numerical Recipes*, 3rd ed., section 5.4.2). Each step runs over all frames of a grid
+    cell and all singers at once (the amplitudes are linear within the cell), a long
+    vectorized loop of two multiply-adds per partial and frame, where a rotator per
+    partial needs a complex multiplication.
     """
     n = out.shape[1]
-    n_singers = inc0.shape[1]
+    n_s = inc0.shape[1]
     two_pi = 2.0 * math.pi
+    inv_ctl = 1.0 / ctl
+    size = ctl * n_s
+    fr = np.empty(size)
+    x2 = np.empty(size)
+    sn = np.empty(size)
+    b_a = np.empty(size)
+    b_b = np.empty(size)
+    zr = np.empty(n_s)
+    zi = np.empty(n_s)
+    wr = np.empty(n_s)
+    wi = np.empty(n_s)
+    ph = np.empty(n_s)
+    inc = np.empty(n_s)
     for a in range(slots.shape[0]):
         v = slots[a]
         kk = n_harm[v]
         c0 = since[a] // ctl
-        for i in range(n):
+        i = 0
+        while i < n:
             j = since[a] + i
             cj = j // ctl
             c = cj - c0
-            fr = (j - cj * ctl) / ctl
-            a0 = amps[a, c]
-            a1 = amps[a, c + 1]
-            for k in range(kk):
-                tmp[k] = a0[k] + fr * (a1[k] - a0[k])
-            e = gain[v] * env[v, i]
-            left = 0.0
-            right = 0.0
-            for s in range(n_singers):
-                inc = inc0[v, s] * mult[a, s, c]
-                zr = re[v, s]
-                zi = im[v, s]
-                ur = wr[v, s]
-                ui = wi[v, s]
-                if j == cj * ctl:  # grid point: exact partials and this cell's rotation
-                    x = two_pi * phase[v, s]
-                    cr, ci = math.cos(x), math.sin(x)
-                    dr, di = math.cos(two_pi * inc), math.sin(two_pi * inc)
-                    pr, pi_, qr, qi = cr, ci, dr, di
-                    for k in range(kk):
-                        zr[k] = pr
-                        zi[k] = pi_
-                        ur[k] = qr
-                        ui[k] = qi
-                        pr, pi_ = pr * cr - pi_ * ci, pr * ci + pi_ * cr
-                        qr, qi = qr * dr - qi * di, qr * di + qi * dr
-                acc = 0.0
-                for k in range(kk):
-                    r0 = zr[k]
-                    i0 = zi[k]
-                    acc += tmp[k] * i0
-                    zr[k] = r0 * ur[k] - i0 * ui[k]
-                    zi[k] = r0 * ui[k] + i0 * ur[k]
-                left += pan[v, s, 0] * acc
-                right += pan[v, s, 1] * acc
-                p = phase[v, s] + inc
-                phase[v, s] = p - math.floor(p)
-            out[0, i] += e * left
-            out[1, i] += e * right
+            r = j - cj * ctl
+            m = min(ctl - r, n - i)  # frames up to the next grid point
+            size_m = m * n_s
+            for s in range(n_s):
+                step = inc0[v, s] * mult[a, s, c]
+                inc[s] = step
+                ph[s] = phase[v, s]
+                if r == 0:  # grid point: exact fundamental and this cell's step
+                    x = two_pi * ph[s]
+                    zr[s], zi[s] = math.cos(x), math.sin(x)
+                    wr[s], wi[s] = math.cos(two_pi * step), math.sin(two_pi * step)
+                else:
+                    zr[s], zi[s], wr[s], wi[s] = rot[v, s, 0], rot[v, s, 1], rot[v, s, 2], rot[v, s, 3]
+            for t in range(m):  # the singers' rotators side by side (independent chains)
+                for s in range(n_s):
+                    e = t * n_s + s
+                    r0 = zr[s]
+                    i0 = zi[s]
+                    x2[e] = 2.0 * r0
+                    sn[e] = i0
+                    zr[s] = r0 * wr[s] - i0 * wi[s]
+                    zi[s] = r0 * wi[s] + i0 * wr[s]
+                    p = ph[s] + inc[s]
+                    ph[s] = p - math.floor(p)
+            for s in range(n_s):
+                rot[v, s, 0] = zr[s]
+                rot[v, s, 1] = zi[s]
+                rot[v, s, 2] = wr[s]
+                rot[v, s, 3] = wi[s]
+                phase[v, s] = ph[s]
+            for t in range(m):
+                f = (r + t) * inv_ctl
+                for s in range(n_s):
+                    fr[t * n_s + s] = f
+            # Clenshaw from k = kk - 1 down to 0, two steps per pass (b_a, b_b alternate)
+            k = kk - 1
+            if k < 0:
+                for e in range(size_m):
+                    b_b[e] = 0.0
+            elif k == 0:
+                _clenshaw_start(b_a, b_b, size_m, 0.0, 0.0, amps[a, c, 0], amps[a, c + 1, 0] - amps[a, c, 0],
+                                fr, x2)  # b_b <- a_0 (b_a, zero, unused)
+            else:
+                _clenshaw_start(b_a, b_b, size_m, amps[a, c, k], amps[a, c + 1, k] - amps[a, c, k],
+                                amps[a, c, k - 1], amps[a, c + 1, k - 1] - amps[a, c, k - 1], fr, x2)
+                k -= 2
+                while k >= 1:
+                    _clenshaw_pair(b_a, b_b, size_m, amps[a, c, k], amps[a, c + 1, k] - amps[a, c, k],
+                                   amps[a, c, k - 1], amps[a, c + 1, k - 1] - amps[a, c, k - 1], fr, x2)
+                    k -= 2
+            if k == 0 and kk > 1:
+                _clenshaw_step(b_a, b_b, size_m, amps[a, c, 0], amps[a, c + 1, 0] - amps[a, c, 0], fr, x2)
+                res = b_a
+            else:
+                res = b_b
+            for t in range(m):
+                left = 0.0
+                right = 0.0
+                for s in range(n_s):
+                    e = t * n_s + s
+                    y = res[e] * sn[e]
+                    left += pan[v, s, 0] * y
+                    right += pan[v, s, 1] * y
+                g = gain[v] * env[v, i + t]
+                out[0, i + t] += g * left
+                out[1, i + t] += g * right
+            i += m
 
 
 @njit(cache=True)
@@ -272,33 +360,77 @@ def _breath_kernel(slots, since, ctl, seed, g, k, fg, env, gain, state, out):  #
 
     Band-pass per formant (Zavalishin, *The Art of VA Filter Design*, 2nd ed., ch. 4.4;
     Simper's solved form): ``g = tan(pi F / sr)``, ``k = B / F``; ``k * bp`` has unity
-    peak gain at ``F``. ``g``, ``k`` and the formant gains ``fg`` are constant per grid cell.
+    peak gain at ``F``. ``g``, ``k`` and the formant gains ``fg`` are constant per grid
+    cell, so the solved coefficients are computed once per cell.
     """
     n = out.shape[0]
     n_f = g.shape[2]
+    a1 = np.empty(n_f)
+    a2 = np.empty(n_f)
+    a3 = np.empty(n_f)
+    w = np.empty(n_f)
     for a in range(slots.shape[0]):
         v = slots[a]
         c0 = since[a] // ctl
-        for i in range(n):
+        i = 0
+        while i < n:
             j = since[a] + i
-            c = j // ctl - c0
-            x = _hash_noise(seed[v], j)
-            y = 0.0
+            cj = j // ctl
+            c = cj - c0
+            m = min((cj + 1) * ctl - j, n - i)  # frames up to the next grid point
             for f in range(n_f):
                 gf = g[a, c, f]
                 kf = k[a, c, f]
-                a1 = 1.0 / (1.0 + gf * (gf + kf))
-                a2 = gf * a1
-                a3 = gf * a2
-                ic1 = state[v, f, 0]
-                ic2 = state[v, f, 1]
-                v3 = x - ic2
-                v1 = a1 * ic1 + a2 * v3
-                v2 = ic2 + a2 * ic1 + a3 * v3
-                state[v, f, 0] = 2.0 * v1 - ic1
-                state[v, f, 1] = 2.0 * v2 - ic2
-                y += fg[a, c, f] * kf * v1
-            out[i] += gain[v] * env[v, i] * y
+                a1[f] = 1.0 / (1.0 + gf * (gf + kf))
+                a2[f] = gf * a1[f]
+                a3[f] = gf * a2[f]
+                w[f] = fg[a, c, f] * kf
+            if n_f == 3:
+                # the three formants' states in registers for the run (same arithmetic)
+                p1, q1, p2, q2, p3, q3 = (state[v, 0, 0], state[v, 0, 1], state[v, 1, 0], state[v, 1, 1],
+                                          state[v, 2, 0], state[v, 2, 1])
+                b1, c1, d1, w1 = a1[0], a2[0], a3[0], w[0]
+                b2, c2, d2, w2 = a1[1], a2[1], a3[1], w[1]
+                b3, c3, d3, w3 = a1[2], a2[2], a3[2], w[2]
+                gv = gain[v]
+                for t in range(m):
+                    x = _hash_noise(seed[v], j + t)
+                    v3 = x - q1
+                    v1 = b1 * p1 + c1 * v3
+                    v2 = q1 + c1 * p1 + d1 * v3
+                    p1 = 2.0 * v1 - p1
+                    q1 = 2.0 * v2 - q1
+                    y = 0.0 + w1 * v1
+                    v3 = x - q2
+                    v1 = b2 * p2 + c2 * v3
+                    v2 = q2 + c2 * p2 + d2 * v3
+                    p2 = 2.0 * v1 - p2
+                    q2 = 2.0 * v2 - q2
+                    y += w2 * v1
+                    v3 = x - q3
+                    v1 = b3 * p3 + c3 * v3
+                    v2 = q3 + c3 * p3 + d3 * v3
+                    p3 = 2.0 * v1 - p3
+                    q3 = 2.0 * v2 - q3
+                    y += w3 * v1
+                    out[i + t] += gv * env[v, i + t] * y
+                state[v, 0, 0], state[v, 0, 1], state[v, 1, 0], state[v, 1, 1] = p1, q1, p2, q2
+                state[v, 2, 0], state[v, 2, 1] = p3, q3
+            else:
+                for t in range(m):
+                    x = _hash_noise(seed[v], j + t)
+                    y = 0.0
+                    for f in range(n_f):
+                        ic1 = state[v, f, 0]
+                        ic2 = state[v, f, 1]
+                        v3 = x - ic2
+                        v1 = a1[f] * ic1 + a2[f] * v3
+                        v2 = ic2 + a2[f] * ic1 + a3[f] * v3
+                        state[v, f, 0] = 2.0 * v1 - ic1
+                        state[v, f, 1] = 2.0 * v2 - ic2
+                        y += w[f] * v1
+                    out[i + t] += gain[v] * env[v, i + t] * y
+            i += m
 
 
 @register("machine_choir")
@@ -370,11 +502,7 @@ class MachineChoir(PolyInstrument):
         self._gain = np.zeros(v)
         self._pan = np.zeros((v, s, 2))
         self._phase = np.zeros((v, s))
-        self._re = np.zeros((v, s, _K_MAX))
-        self._im = np.zeros((v, s, _K_MAX))
-        self._wr = np.zeros((v, s, _K_MAX))
-        self._wi = np.zeros((v, s, _K_MAX))
-        self._tmp = np.zeros(_K_MAX)
+        self._rot = np.zeros((v, s, 4))     # fundamental rotator and its step (see _choir_kernel)
         self._noise_seed = np.zeros(v, dtype=np.uint64)
         self._breath_state = np.zeros((v, 3, 2))
 
@@ -431,7 +559,7 @@ class MachineChoir(PolyInstrument):
         since = self._frames_since_onset(active).astype(np.int64)
         mult, amps, form = self._grid(active, since, n)
         _choir_kernel(slots, since, _CTL, self._n_harm, self._inc0, mult, amps, envs[0], self._gain,
-                      self._pan, self._phase, self._re, self._im, self._wr, self._wi, self._tmp, out)
+                      self._pan, self._phase, self._rot, out)
         if self._breath > 0.0:
             fc = np.minimum(form[:, :, 0], 0.45 * self.sample_rate)
             g = np.tan(np.pi * fc / self.sample_rate)

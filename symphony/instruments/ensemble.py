@@ -24,11 +24,11 @@ from numba import njit
 
 from symphony.dsp.base import midi_to_hz
 from symphony.dsp.envelopes import AdsrEnvelope
-from symphony.dsp.filters import StateVariableFilter
+from symphony.dsp.filters import MAX_CUTOFF_RATIO, MAX_Q, MIN_CUTOFF_HZ, MIN_Q, svf_gains, svf_step, tan_prewarp
 from symphony.dsp.oscillators import BandlimitedOscillator
 from symphony.instruments import register
 from symphony.instruments.poly import (MIN_ATTACK_MS, MIN_RELEASE_MS, PolyInstrument,
-                                       equal_power_pan, pan_stack_kernel, stack_rows)
+                                       equal_power_pan, stack_rows)
 from symphony.params import Param
 
 __all__ = ["StringEnsemble", "EnsembleChorus"]
@@ -59,7 +59,7 @@ def _chorus_delays(t, base, depth, rate, phase, fast_depth, fast_rate, inv_sr, o
             out[c, k] = base[k] + depth[k] * slow + fast_depth * fast
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _chorus_kernel(x, out, buf, state, frame0, base, depth, rate, phase, fast_depth, fast_rate,
                    inv_sr, dry, wet, d0, d1):  # pragma: no cover - jit
     """Multi-tap modulated delay, linear interpolation; ``state = [write_pos, zero_run]``.
@@ -74,35 +74,42 @@ def _chorus_kernel(x, out, buf, state, frame0, base, depth, rate, phase, fast_de
     p = state[0]
     zero_run = state[1]
     ctl = _CHORUS_CONTROL
-    seg = -1
     inv_taps = 1.0 / taps
-    for i in range(n):
+    i = 0
+    while i < n:  # one run per control segment (no division per sample)
         t = frame0 + i
         s = t // ctl
-        if s != seg:
-            seg = s
-            _chorus_delays(float(s * ctl), base, depth, rate, phase, fast_depth, fast_rate, inv_sr, d0)
-            _chorus_delays(float((s + 1) * ctl), base, depth, rate, phase, fast_depth, fast_rate, inv_sr, d1)
-        fr_t = (t - s * ctl) / ctl
-        xl = x[0, i]
-        xr = x[1, i]
-        if xl == 0.0 and xr == 0.0:
-            zero_run += 1
+        r0 = t - s * ctl
+        run = min(ctl - r0, n - i)
+        if i > 0:  # the next segment starts where this one ended: reuse its end delays
+            for c in range(n_ch):
+                for k in range(taps):
+                    d0[c, k] = d1[c, k]
         else:
-            zero_run = 0
-        buf[0, p] = xl
-        buf[1, p] = xr
-        for c in range(n_ch):
-            acc = 0.0
-            for k in range(taps):
-                d = d0[c, k] + fr_t * (d1[c, k] - d0[c, k])
-                di = int(d)
-                fr = d - di
-                a = buf[c, (p - di) & mask]
-                b = buf[c, (p - di - 1) & mask]
-                acc += a + fr * (b - a)
-            out[c, i] = dry * x[c, i] + wet * acc * inv_taps
-        p = (p + 1) & mask
+            _chorus_delays(float(s * ctl), base, depth, rate, phase, fast_depth, fast_rate, inv_sr, d0)
+        _chorus_delays(float((s + 1) * ctl), base, depth, rate, phase, fast_depth, fast_rate, inv_sr, d1)
+        for j in range(run):
+            fr_t = (r0 + j) / ctl
+            xl = x[0, i + j]
+            xr = x[1, i + j]
+            if xl == 0.0 and xr == 0.0:
+                zero_run += 1
+            else:
+                zero_run = 0
+            buf[0, p] = xl
+            buf[1, p] = xr
+            for c in range(n_ch):
+                acc = 0.0
+                for k in range(taps):
+                    d = d0[c, k] + fr_t * (d1[c, k] - d0[c, k])
+                    di = int(d)
+                    fr = d - di
+                    a = buf[c, (p - di) & mask]
+                    b = buf[c, (p - di - 1) & mask]
+                    acc += a + fr * (b - a)
+                out[c, i + j] = dry * x[c, i + j] + wet * acc * inv_taps
+            p = (p + 1) & mask
+        i += run
     state[0] = p
     state[1] = zero_run
 
@@ -162,6 +169,57 @@ class EnsembleChorus:
 
 # --------------------------------------------------------------------------- the ensemble
 
+#: Resonance of the section's low-pass (q of the state-variable filter).
+_SVF_Q = 0.75
+
+
+@njit(cache=True)
+def _ensemble_voices_kernel(saws, active, pan, pulses, pulse_gain, cutoff, sample_rate, s1, s2, env,
+                            gain, out):  # pragma: no cover - jit
+    """Pan, filter and sum the active voices into ``out`` (2, n) (overwritten).
+
+    Per active slot ``v`` and channel ``ch``: ``x = sum_m pan[v & 1, ch, m] saws[3 v + m]``
+    (plus ``pulse_gain * pulses[v]`` when ``pulse_gain`` is non-zero), then the TPT
+    state-variable low-pass (:func:`symphony.dsp.filters.svf_step`, cutoff ``cutoff[v]``,
+    q 0.75, states ``s1[v, ch]``, ``s2[v, ch]``), then ``out[ch] += y * env[v] * gain[v]``:
+    the arithmetic of ``pan_stack_kernel`` + ``StateVariableFilter`` + the voice sum, in one
+    pass without temporaries or a Python call per voice.
+    """
+    stack = pan.shape[2]
+    n = out.shape[1]
+    w = math.pi / sample_rate
+    lo = MIN_CUTOFF_HZ
+    hi = MAX_CUTOFF_RATIO * sample_rate
+    k = 1.0 / min(max(_SVF_Q, MIN_Q), MAX_Q)
+    for i in range(n):
+        out[0, i] = 0.0
+        out[1, i] = 0.0
+    for j in range(active.shape[0]):
+        v = active[j]
+        p = pan[v & 1]
+        g = tan_prewarp(w * min(max(cutoff[v], lo), hi))
+        a1, a2, a3 = svf_gains(g, k)
+        l1, l2, r1, r2 = s1[v, 0], s2[v, 0], s1[v, 1], s2[v, 1]
+        gv = gain[v]
+        for i in range(n):
+            left = 0.0
+            right = 0.0
+            for m in range(stack):
+                x = saws[v * stack + m, i]
+                left += p[0, m] * x
+                right += p[1, m] * x
+            if pulse_gain != 0.0:
+                left = left + pulse_gain * pulses[v, i]
+                right = right + pulse_gain * pulses[v, i]
+            _, yl, l1, l2 = svf_step(left, a1, a2, a3, l1, l2)
+            _, yr, r1, r2 = svf_step(right, a1, a2, a3, r1, r2)
+            amp = env[v, i] * gv
+            out[0, i] += yl * amp
+            out[1, i] += yr * amp
+        s1[v, 0], s2[v, 0], s1[v, 1], s2[v, 1] = l1, l2, r1, r2
+
+
+
 #: Stack of the ensemble: detune in units of ``detune_cents``, static start phase (cycles),
 #: pan position. Odd slots mirror the pan so neighbouring notes spread the other way.
 _ENS_DETUNE = np.array([-1.0, 0.0, 1.0])
@@ -209,7 +267,6 @@ class StringEnsemble(PolyInstrument):
         self._pulse_mix = float(p["pulse_mix"])
         self._pulse = (BandlimitedOscillator(sr, voices=v, waveform="pulse")
                        if self._pulse_mix > 0.0 else None)
-        self._filters = [StateVariableFilter(sr, channels=2, cutoff_hz=1000.0, q=0.75) for _ in range(v)]
         self._chorus = EnsembleChorus(sr, amount=p["chorus"]) if p["chorus"] > 0.0 else None
         pan = np.stack([equal_power_pan(_ENS_PAN), equal_power_pan(-_ENS_PAN)])  # (2 parities, 2, 3)
         # unison gain: 3 uncorrelated saws add in power
@@ -221,8 +278,8 @@ class StringEnsemble(PolyInstrument):
         self._osc.reset()
         if self._pulse is not None:
             self._pulse.reset()
-        for f in self._filters:
-            f.reset()
+        self._svf_s1 = np.zeros((self.voices, 2))  # low-pass integrator states per slot, channel
+        self._svf_s2 = np.zeros((self.voices, 2))
         if self._chorus is not None:
             self._chorus.reset()
         self._row_freq = np.full(self.voices * self.STACK, 100.0)
@@ -246,27 +303,25 @@ class StringEnsemble(PolyInstrument):
         b = self.params["brightness"] + 0.1 * (velocity - 1.0)
         cutoff = 250.0 * 2.0 ** (7.0 * b) * math.sqrt(f0 / 261.63)
         self._cutoff[slot] = min(max(cutoff, 40.0), 0.45 * self.sample_rate)
-        self._filters[slot].reset()
+        self._svf_s1[slot] = 0.0
+        self._svf_s2[slot] = 0.0
         self._gain[slot] = self._level * velocity
 
     def _render(self, n: int, active: np.ndarray, envs: list[np.ndarray]) -> np.ndarray:
         out = np.zeros((2, n))
         if active.size:
+            slots = active.astype(np.int64)
             saws = self._osc.process(np.broadcast_to(self._row_freq[:, None], (self._row_freq.size, n)),
                                      active=stack_rows(active, self.voices, self.STACK))
-            # pan every stack member: (active, 2, 3) @ (active, 3, n) -> (active, 2, n)
-            lr = np.empty((active.size, 2, n))
-            pan_stack_kernel(saws, active, self._pan, lr)
+            pulses = saws[:0]
             if self._pulse is not None:
                 pulses = self._pulse.process(
                     np.broadcast_to(self._pulse_freq[:, None], (self.voices, n)), pulse_width=0.3,
                     active=stack_rows(active, self.voices, 1))
-                lr += (self._pulse_mix * 0.7071) * pulses[active][:, None, :]
-            for j, slot in enumerate(active):
-                lr[j] = self._filters[slot].process(lr[j], cutoff_hz=float(self._cutoff[slot]))
-            amp = envs[0][active] * self._gain[active, None]
-            out[0] = np.einsum("vn,vn->n", lr[:, 0], amp)
-            out[1] = np.einsum("vn,vn->n", lr[:, 1], amp)
+            _ensemble_voices_kernel(saws, slots, self._pan, pulses,
+                                    self._pulse_mix * 0.7071 if self._pulse is not None else 0.0,
+                                    self._cutoff, float(self.sample_rate), self._svf_s1, self._svf_s2,
+                                    envs[0], self._gain, out)
         if self._chorus is not None:
             out = self._chorus.process(out, self._frame)
         return out

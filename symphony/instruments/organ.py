@@ -83,69 +83,108 @@ def drawbar_gains(settings: tuple[int, ...] | np.ndarray, brightness: float = 0.
 _CTL = 64
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _organ_kernel(slots, frame0, ctl, inc, harm, weights, n_part, phase, fresh, mult, env, gain,
                   re, im, wr, wi, qr, qi, out):  # pragma: no cover - jit
     """Sum the sine-partial voices ``slots`` into the mono ``out`` (accumulating).
 
     Voice ``v`` at frame ``t = frame0 + i``: ``gain[v] env[v, i] sum_k weights[v, k]
-    sin(2 pi harm[v, k] p)``. The phase ``p`` (cycles of ``f0 / 2``) advances by
-    ``inc[v] * m(t)`` with ``m`` linear over each cell from ``mult[c]`` to ``mult[c + 1]``
-    (``c = t // ctl - frame0 // ctl``): a continuous, piecewise-linear frequency.
-    Each partial is a complex rotator ``(re, im)`` turned by ``(wr, wi)``, which is itself
-    turned by ``(qr, qi)`` (a chirp); all are re-derived from the exact phase at every cell
-    start and at the voice's first sample (``fresh``). ``reassoc`` only lets the partial
-    sum vectorize; every sample runs the same code, so block splits do not matter.
+    sin(2 pi harm[v, k] p)`` with integer ``harm`` (harmonics of ``f0 / 2``). The phase
+    ``p`` (cycles of ``f0 / 2``) advances by ``inc[v] * m(t)`` with ``m`` linear over each
+    cell from ``mult[c]`` to ``mult[c + 1]`` (``c = t // ctl - frame0 // ctl``): a
+    continuous, piecewise-linear frequency.
+
+    Only the fundamental ``exp(2 pi i p)`` is a complex rotator ``(re[v, 0], im[v, 0])``,
+    turned by ``(wr[v, 0], wi[v, 0])``, which is itself turned by ``(qr[v, 0], qi[v, 0])``
+    (a chirp); all three are re-derived from the exact phase at every cell start and at the
+    voice's first sample (``fresh``). The partials are summed over each cell's frames at
+    once by Clenshaw's recurrence, ``sin(h t) = U_{h-1}(cos t) sin t`` (Chebyshev
+    polynomials of the second kind; see :func:`symphony.instruments.choir._choir_kernel`).
     """
     two_pi = 2.0 * math.pi
     n = out.shape[0]
     c0 = frame0 // ctl
+    x2 = np.empty(ctl)
+    sn = np.empty(ctl)
+    b_a = np.empty(ctl)
+    b_b = np.empty(ctl)
+    top = 1
+    for a in range(slots.shape[0]):
+        v = slots[a]
+        for k in range(n_part[v]):
+            top = max(top, int(harm[v, k]))
+    coef = np.zeros(top + 1)  # coef[h]: weight of harmonic h
     for a in range(slots.shape[0]):
         v = slots[a]
         kk = n_part[v]
-        zr = re[v]
-        zi = im[v]
-        ur = wr[v]
-        ui = wi[v]
-        sr_ = qr[v]
-        si_ = qi[v]
-        w = weights[v]
-        h = harm[v]
-        for i in range(n):
+        for h in range(top + 1):
+            coef[h] = 0.0
+        hmax = 0
+        for k in range(kk):
+            hk = int(harm[v, k])
+            coef[hk] += weights[v, k]
+            hmax = max(hmax, hk)
+        g = gain[v]
+        ev = env[v]
+        zr, zi = re[v, 0], im[v, 0]
+        ur, ui = wr[v, 0], wi[v, 0]
+        sr_, si_ = qr[v, 0], qi[v, 0]
+        i = 0
+        while i < n:  # one run per control cell: its slope and step law are fixed
             t = frame0 + i
             cell = t // ctl
+            r = t - cell * ctl
+            run = min(ctl - r, n - i)
             c = cell - c0
             m0 = mult[c]
             slope = (mult[c + 1] - m0) / ctl
-            step = inc[v] * (m0 + slope * (t - cell * ctl))
             chirp = slope != 0.0
-            if t == cell * ctl or fresh[v]:
-                fresh[v] = False
-                x = two_pi * phase[v]
-                d = two_pi * step
-                dd = two_pi * inc[v] * slope
-                for k in range(kk):
-                    zr[k] = math.cos(h[k] * x)
-                    zi[k] = math.sin(h[k] * x)
-                    ur[k] = math.cos(h[k] * d)
-                    ui[k] = math.sin(h[k] * d)
-                    sr_[k] = math.cos(h[k] * dd)
-                    si_[k] = math.sin(h[k] * dd)
-            acc = 0.0
-            for k in range(kk):
-                r0 = zr[k]
-                i0 = zi[k]
-                acc += w[k] * i0
-                zr[k] = r0 * ur[k] - i0 * ui[k]
-                zi[k] = r0 * ui[k] + i0 * ur[k]
-            if chirp:
-                for k in range(kk):
-                    u0 = ur[k]
-                    ur[k] = u0 * sr_[k] - ui[k] * si_[k]
-                    ui[k] = u0 * si_[k] + ui[k] * sr_[k]
-            out[i] += gain[v] * env[v, i] * acc
-            p = phase[v] + step
-            phase[v] = p - math.floor(p)
+            ph = phase[v]
+            for j in range(run):
+                step = inc[v] * (m0 + slope * (r + j))
+                if (r + j == 0) or fresh[v]:
+                    fresh[v] = False
+                    x = two_pi * ph
+                    d = two_pi * step
+                    dd = two_pi * inc[v] * slope
+                    zr, zi = math.cos(x), math.sin(x)
+                    ur, ui = math.cos(d), math.sin(d)
+                    sr_, si_ = math.cos(dd), math.sin(dd)
+                x2[j] = 2.0 * zr
+                sn[j] = zi
+                zr, zi = zr * ur - zi * ui, zr * ui + zi * ur
+                if chirp:
+                    ur, ui = ur * sr_ - ui * si_, ur * si_ + ui * sr_
+                p = ph + step
+                ph = p - math.floor(p)
+            phase[v] = ph
+            # Clenshaw over harmonics hmax .. 1, two per pass: b_k = c_k + x2 b_{k+1} - b_{k+2}
+            for j in range(run):
+                b_a[j] = 0.0  # b_{h+2}, then the newest but one
+                b_b[j] = 0.0  # b_{h+1}, then the newest
+            h = hmax
+            while h >= 2:
+                ch = coef[h]
+                cl = coef[h - 1]
+                for j in range(run):
+                    x = x2[j]
+                    near = b_b[j]
+                    mid = ch + x * near - b_a[j]
+                    b_b[j] = cl + x * mid - near
+                    b_a[j] = mid
+                h -= 2
+            if h == 1:
+                ch = coef[1]
+                for j in range(run):
+                    bn = ch + x2[j] * b_b[j] - b_a[j]
+                    b_a[j] = b_b[j]
+                    b_b[j] = bn
+            for j in range(run):
+                out[i + j] += g * ev[i + j] * (b_b[j] * sn[j])
+            i += run
+        re[v, 0], im[v, 0] = zr, zi
+        wr[v, 0], wi[v, 0] = ur, ui
+        qr[v, 0], qi[v, 0] = sr_, si_
 
 
 @register("organ")

@@ -136,8 +136,55 @@ def test_gain_kernel_matches_reference():
     w = 37
     rel = math.exp(-1 / 200.0)
     out = np.empty(p.size)
-    _limiter_gain_kernel(p, 0.8, rel, np.ones(w + 2), np.ones(w), np.array([0.0, 0.0, 1.0]), out)
+    _limiter_gain_kernel(p, 0.8, rel, np.ones(w + 2), np.ones(w), np.array([0.0, 0.0, 1.0, 0.0, 0.0]), out)
     np.testing.assert_allclose(out, limiter_gain_reference(p, 0.8, rel, w), rtol=0, atol=1e-12)
+
+
+def test_gain_kernel_counters_across_calls_match_reference():
+    """Loud bursts between quiet stretches, fed in uneven calls: the below-1 counters that let
+    the kernel skip its ring scans must agree with the plain reference, and quiet stretches
+    return to a gain of exactly 1.0."""
+    rng = np.random.default_rng(10)
+    p = np.minimum(np.abs(rng.standard_normal(6000)) * 0.1, 0.7)  # below the 0.8 ceiling
+    p[1000:1100] *= 20.0
+    p[3000:3010] = 2.5
+    p[4500] = 5.0
+    w = 41
+    rel = math.exp(-1 / 20.0)  # recovers to exactly 1.0 (within 1e-12) in ~600 frames
+    ref = limiter_gain_reference(p, 0.8, rel, w)
+    out = np.empty(p.size)
+    r_ring, h_ring, state = np.ones(w + 2), np.ones(w), np.array([0.0, 0.0, 1.0, 0.0, 0.0])
+    pos = 0
+    for size in [1, 63, 64, 700, 2, 5170]:
+        seg = slice(pos, min(pos + size, p.size))
+        _limiter_gain_kernel(p[seg], 0.8, rel, r_ring, h_ring, state, out[seg])
+        pos = seg.stop
+    assert pos == p.size
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    assert np.all(out[2500:2990] == 1.0) and out[3005] < 1.0
+    assert state[3] == np.count_nonzero(r_ring < 1.0) and state[4] == np.count_nonzero(h_ring < 1.0)
+
+
+def test_limiter_equals_the_exact_detector_path():
+    """The detector skips groups that cannot exceed the ceiling; the output must be exactly
+    that of exact per-frame peaks through the same gain computer."""
+    from symphony.dsp.loudness import OversampledPeak
+
+    fs = 48000
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, fs)) * 0.1
+    x[:, 10000:10500] *= 12.0
+    x[0, 30000] = 3.0
+    lim = TruePeakLimiter(fs, ceiling_dbtp=-1.0)
+    y = np.concatenate([lim.process(x[:, k:k + 4096]) for k in range(0, fs, 4096)], axis=1)
+    p = OversampledPeak(2).process(x)  # exact, no floor
+    g = np.empty(fs)
+    w = lim._window
+    _limiter_gain_kernel(p, lim._ceiling, lim._rel_coef, np.ones(w + 2), np.ones(w),
+                         np.array([0.0, 0.0, 1.0, 0.0, 0.0]), g)
+    d = lim.latency_frames
+    np.testing.assert_array_equal(y[:, d:], x[:, :-d] * g[d:])
+    assert g.min() < 0.5 and np.mean(g == 1.0) > 0.15  # limits, and passes 1.0 before the burst
 
 
 def test_limiter_rejects_bad_parameters():

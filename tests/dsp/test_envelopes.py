@@ -411,6 +411,33 @@ def reference_segments(fstate, istate, targets, lengths, ratios, hold, hold_coef
     return out
 
 
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 48000])
+def test_long_exponential_release_follows_the_closed_form(sample_rate):
+    """A 20 s release evaluated in runs of 64 anchored to its start: within 1e-12 of
+    ``o + (y0 - o) c**p`` all the way, whatever the block split."""
+    env = AdsrEnvelope(sample_rate, voices=1, attack_ms=1.0, decay_ms=1.0, sustain=0.8, release_ms=20000.0)
+    env.gate_on(0, 1.0)
+    env.process(sample_rate // 10)
+    y0 = float(env.level[0])
+    env.gate_off(0)
+    n = 20 * sample_rate
+    sizes = [1, 64, 65, 512, 8193]
+    parts, pos, i = [], 0, 0
+    while pos < n:
+        k = min(sizes[i % len(sizes)], n - pos)
+        parts.append(env.process(k)[0])
+        pos += k
+        i += 1
+    y = np.concatenate(parts)
+    length = n
+    r = 0.001
+    over = 0.0 + r * (0.0 - y0)
+    c = (r / (1.0 + r)) ** (1.0 / length)
+    p = np.arange(n)
+    np.testing.assert_allclose(y, over + (y0 - over) * c ** p, rtol=0, atol=1e-12)
+    assert env.process(1)[0, 0] == 0.0  # arrived exactly
+
+
 @pytest.mark.parametrize("hold", [-1, 1])
 def test_segment_kernel_matches_slow_reference(hold):
     rng = np.random.default_rng(SEED)
@@ -419,14 +446,14 @@ def test_segment_kernel_matches_slow_reference(hold):
     lengths = rng.integers(0, 900, (voices, n_seg))
     lengths[0] = 0
     ratios = np.where(rng.random((voices, n_seg)) < 0.5, 0.0, rng.choice([0.3, 0.001, 0.01], (voices, n_seg)))
-    fstate = np.zeros((voices, 5))
+    fstate = np.zeros((voices, 7))
     fstate[:, 0] = rng.uniform(0, 1, voices)
     istate = np.zeros((voices, 5), dtype=np.int64)
     istate[:, 0] = n_seg
     istate[:, 4] = rng.integers(0, n_seg, voices)
     ref = reference_segments(fstate, istate, targets, lengths, ratios, hold, 0.01, n)
     out = np.empty((voices, n))
-    _segment_kernel(fstate, istate, targets, lengths, ratios, hold, 0.01, out)
+    _segment_kernel(fstate, istate, targets, lengths, ratios, hold, 0.01, np.zeros((voices, 64)), out)
     np.testing.assert_allclose(out, ref, atol=1e-9)
 
 

@@ -235,6 +235,56 @@ def test_block_size_invariance_and_memory():
     assert len(whole._sub) == 120  # one float per 100 ms
 
 
+def test_meter_without_true_peak_measures_the_same_loudness():
+    """``true_peak=False`` (the render's pre-master pass) skips only the oversampled peak."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3 * 48000)) * 0.2
+    full = LoudnessMeter(48000)
+    light = LoudnessMeter(48000, true_peak=False)
+    for k in range(0, x.shape[1], 5000):
+        full.process(x[:, k:k + 5000])
+        light.process(x[:, k:k + 5000])
+    light.flush_true_peak()
+    assert light.integrated_lufs() == full.integrated_lufs()
+    np.testing.assert_array_equal(light.momentary_lufs(), full.momentary_lufs())
+    assert light.true_peak_dbtp() == light.sample_peak_dbfs() == full.sample_peak_dbfs()
+    assert full.true_peak_dbtp() > full.sample_peak_dbfs()
+
+
+@pytest.mark.parametrize("n", [1, 7, 1023, 1024, 1025, 5000])
+def test_oversampled_peak_kernel_runs_match_reference(n):
+    """The kernel works in runs of 1024 frames: lengths around a run boundary."""
+    rng = np.random.default_rng(n)
+    m = _TP_TAPS.shape[1] - 1
+    ext = rng.standard_normal((2, m + n))
+    out = np.empty(n)
+    _oversampled_peak_kernel(ext, _TP_TAPS, out)
+    np.testing.assert_allclose(out, oversampled_peak_reference(ext), rtol=0, atol=1e-12)
+
+
+def test_oversampled_peak_kernel_floor_skips_only_what_cannot_matter():
+    """With a floor, groups that provably stay below it get a bound (<= floor, >= the true
+    peak); every frame above the floor keeps its exact value."""
+    rng = np.random.default_rng(21)
+    m = _TP_TAPS.shape[1] - 1
+    n = 3000
+    ext = rng.standard_normal((2, m + n)) * 0.05
+    ext[:, 700:720] *= 20.0
+    ext[1, 2500] = 1.5
+    ref = np.empty(n)
+    _oversampled_peak_kernel(ext, _TP_TAPS, ref)  # exact (matches the reference, tested above)
+    np.testing.assert_allclose(ref, oversampled_peak_reference(ext), rtol=0, atol=1e-12)
+    floor = 0.5 * ref.max()
+    out = np.empty(n)
+    _oversampled_peak_kernel(ext, _TP_TAPS, out, floor)
+    above = ref > floor
+    assert above.any() and (~above).sum() > n // 2
+    np.testing.assert_array_equal(out[above], ref[above])
+    assert np.all(out >= ref)
+    assert np.all(out[out != ref] <= floor)
+    assert np.mean(out != ref) > 0.5  # most groups were skipped
+
+
 def test_silence_is_minus_infinity():
     meter = LoudnessMeter(48000)
     meter.process(np.zeros((2, 48000 * 2)))

@@ -176,6 +176,21 @@ def test_kernel_matches_slow_reference():
     np.testing.assert_allclose(rev.process(x), ref, rtol=0, atol=1e-10)
 
 
+def test_kernel_matches_slow_reference_at_the_longest_lags():
+    """Longest predelay and room with scattered reflections: the last early reflection lies
+    1.07 * 40 ms * size after the predelay; the rings must hold it (plus one run of frames)."""
+    fs = 8000
+    rev = Reverb(fs, space="catacomb", size=3.0, predelay_ms=250.0, er_regularity=0.0, er_level=1.0)
+    assert rev._er_idx.max() + 256 < rev._pre_buf.shape[1]
+    rng = np.random.default_rng(9)
+    x = np.zeros((2, 3600))
+    x[:, :200] = rng.standard_normal((2, 200))
+    ref = _reference_fdn(rev, x)
+    out = np.concatenate([rev.process(x[:, :1000]), rev.process(x[:, 1000:])], axis=1)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-10)
+    assert np.abs(out[:, 3000:]).max() > 0.0
+
+
 def test_parameters_and_presets():
     names = {p.name for p in PARAMS}
     assert set(REVERB_SPACES) == {"catacomb", "cathedral", "factory_hall", "laboratory", "nightclub", "room", "plate"}
