@@ -181,7 +181,10 @@ def test_jack_server_killed_mid_performance(jack, tmp_path):
     assert info.samplerate == SAMPLE_RATE and info.channels == 2
     m, s = re.search(r"played (\d+):([\d.]+)", err).groups()
     played = 60 * int(m) + float(s)
-    assert 1.0 < info.duration <= played + 0.05, (info.duration, err)  # "played" is rounded to 0.1 s
+    # it played before the crash (how long depends on the machine's load: the player starts
+    # the stream only once its ring is full), and the file holds what the summary says was
+    # played ("played" is rounded to 0.1 s), not the audio rendered ahead
+    assert 0.25 < info.duration and played - 0.06 <= info.duration <= played + 0.06, (info.duration, err)
 
 
 def test_hung_jack_server_ends_the_performance(jack, tmp_path):
