@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages symphony needs, only those that are missing.
 # The pip wheels of soundfile and pyo bundle libsndfile, PortAudio and JACK's client
-# library, so rendering needs no system package; the live-playback tests need a JACK
-# server (jackd2) and the benchmarks need Csound; they are added here as they land.
+# library, so rendering needs no system package. The live-playback tests need a JACK
+# server (jackd2) and Debian's PortAudio (libportaudio2: built with JACK support, which
+# pyo's bundled copy lacks; symphony/live/output.py loads it for --backend portaudio);
+# the fingerprint calibration needs fpcalc; the benchmarks need Csound.
 set -euo pipefail
 
-PACKAGES=(libchromaprint-tools jackd2)
+PACKAGES=(libchromaprint-tools jackd2 libportaudio2)
 # `install-system-deps.sh bench` installs the benchmark's packages (benchmarks/bench.py) instead.
 BENCH_PACKAGES=(csound jackd2)
 [ "${1:-}" = "bench" ] && PACKAGES=("${BENCH_PACKAGES[@]}")

@@ -22,6 +22,58 @@ from symphony.live.ring import BlockRing
 log = logging.getLogger(__name__)
 
 
+#: ``SYMPHONY_PORTAUDIO``: which PortAudio library pyo's PortAudio backend uses: unset
+#: (the system's ``libportaudio.so.2`` when there is one, else the one in pyo's wheel),
+#: ``bundled`` (always pyo's own) or a path or soname to load instead.
+PORTAUDIO_ENV = "SYMPHONY_PORTAUDIO"
+#: The PortAudio library loaded in place of pyo's bundled one (None: pyo's own).
+_portaudio_library: str | None = None
+#: The JACK client name handed to PortAudio (kept alive: PortAudio stores the pointer).
+_JACK_CLIENT_NAME: list[bytes] = []
+
+
+def _prefer_system_portaudio(client_name: str = "symphony") -> str | None:
+    """Load the system's PortAudio into the global symbol scope, before pyo is imported.
+
+    pyo's Linux wheels bundle a PortAudio built with the ALSA and OSS host APIs only
+    (``pyo.libs/libportaudio-*.so``: no JACK host API, and an ALSA that does not read the
+    system's ALSA configuration and plugins). Distributions build PortAudio with JACK
+    (Debian's ``libportaudio2`` links ``libjack.so.0``), so with the system library
+    PortAudio also offers every JACK client as an output device (``system`` is the sound
+    card, or jackd's dummy driver). Loaded with ``RTLD_GLOBAL`` before pyo, it wins the
+    dynamic linker's symbol lookup (the global scope is searched before the extension
+    module's own dependencies), so pyo's ``Pa_*`` calls go to it; PortAudio's C API and
+    ABI are the same across v19. Returns the library loaded, or None (pyo's own).
+    """
+    global _portaudio_library
+    choice = os.environ.get(PORTAUDIO_ENV, "").strip()
+    if choice == "bundled" or any(m in sys.modules for m in ("pyo", "pyo64", "pyo._pyo64", "pyo._pyo")):
+        return _portaudio_library  # too late to choose once pyo is loaded
+    import ctypes
+    import ctypes.util
+    name = choice or ctypes.util.find_library("portaudio")
+    if not name:
+        return None
+    try:
+        ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+    except OSError as exc:
+        if choice:
+            raise NoAudioDeviceError(f"{PORTAUDIO_ENV}={choice!r}: cannot load it ({exc}); unset "
+                                     f"{PORTAUDIO_ENV} to use the system's PortAudio or pyo's own") from None
+        log.debug("system PortAudio %s not loaded: %s", name, exc)
+        return None
+    _portaudio_library = name
+    # PortAudio's JACK host API registers a JACK client, "PortAudio" unless told otherwise
+    # before Pa_Initialize; PortAudio keeps the pointer, so the bytes must stay alive.
+    set_name = getattr(ctypes.CDLL(name), "PaJack_SetClientName", None)
+    if set_name is not None:
+        _JACK_CLIENT_NAME[:] = [client_name.encode()]
+        set_name.argtypes = [ctypes.c_char_p]
+        set_name(_JACK_CLIENT_NAME[0])
+    log.debug("PortAudio: using %s instead of pyo's bundled library", name)
+    return name
+
+
 def _import_pyo():
     """Import pyo's double-precision build, without its wxPython notice.
 
@@ -92,14 +144,16 @@ class PyoOutput:
 
     def __init__(self, ring: BlockRing, *, audio: str, sample_rate: int, buffer_size: int,
                  device: str | None = None, client_name: str = "symphony") -> None:
+        if audio == "portaudio":
+            _prefer_system_portaudio(client_name)
         pyo = _import_pyo()
         self._pyo = pyo
         self.audio = audio
         output_device = None
-        if audio == "jack":
-            # Never start a JACK server behind the user's back (libjack would try).
-            os.environ["JACK_NO_START_SERVER"] = "1"
-        elif audio == "portaudio":
+        # Never start a JACK server behind the user's back (libjack would try; so would
+        # PortAudio's JACK host API).
+        os.environ["JACK_NO_START_SERVER"] = "1"
+        if audio == "portaudio":
             output_device = _portaudio_device(pyo, device)
         server = pyo.Server(sr=sample_rate, nchnls=2, buffersize=buffer_size, duplex=0, audio=audio,
                             jackname=client_name, verbosity=1)
@@ -112,12 +166,23 @@ class PyoOutput:
             server.setOutputDevice(output_device)
         with _c_output_captured() as said:
             server.boot()
+        if not server.getIsBooted() and audio == "portaudio":
+            # A device runs at its own rate (PortAudio's JACK devices only at JACK's, many
+            # sound cards at 44.1/48 kHz only): play at the device's default rate instead,
+            # as the JACK backend plays at JACK's (the renderer follows the server's rate).
+            rate = _portaudio_default_rate(pyo, output_device)
+            if rate and rate != sample_rate and "sample rate" in said[0].lower():
+                log.info("the PortAudio device refused %d Hz; playing at its %d Hz", sample_rate, rate)
+                server.setSamplingRate(rate)
+                with _c_output_captured() as said:
+                    server.boot()
         if not server.getIsBooted():
             if audio == "jack":
                 raise NoAudioDeviceError(f"no JACK server is running (or it refused client "
                                          f"'{client_name}'); {NO_JACK_HINT}")
-            raise NoAudioDeviceError(f"the {audio} audio server did not start: "
-                                     f"{said[0].strip().splitlines()[-1:] or 'no reason given'}")
+            raise NoAudioDeviceError(f"the PortAudio output device did not start ({_pyo_reason(said[0])}; "
+                                     f"asked for {sample_rate} Hz, {buffer_size}-frame blocks); "
+                                     f"{_portaudio_hint()}")
         self.server = server
         self.sample_rate = int(server.getSamplingRate())
         self.block_size = int(server.getBufferSize())
@@ -301,21 +366,69 @@ def _no_op() -> None:
 
 
 def _portaudio_device(pyo, device: str | None) -> int | None:
+    """The PortAudio output device index for ``--device`` (None: PortAudio's default).
+
+    ``device`` is an index, or a name: an exact (case-insensitive) name first, else the one
+    name that contains it. With PortAudio's JACK host API every JACK client with input
+    ports is a device named after the client (``system``: the sound card or jackd's dummy
+    driver); PortAudio then connects its outputs to that client's first two inputs.
+    """
     with _c_output_captured():
         names, indexes = pyo.pa_get_output_devices()
         default = pyo.pa_get_default_output()
     if not indexes or (device is None and default < 0):
-        raise NoAudioDeviceError("PortAudio finds no audio output device (no sound card?); use the "
-                                 f"JACK backend instead (--backend jack): {NO_JACK_HINT}")
+        raise NoAudioDeviceError(f"PortAudio finds no audio output device; {_portaudio_hint()}")
     if device is None:
         return None
-    if device.isdigit() and int(device) in indexes:
+    listing = ", ".join(f"{i}: {n}" for n, i in zip(names, indexes))
+    if device.strip().isdigit() and int(device) in indexes:
         return int(device)
-    for name, index in zip(names, indexes):
-        if device.lower() in str(name).lower():
-            return int(index)
-    raise NoAudioDeviceError(f"no PortAudio output device matches {device!r}; devices: "
-                             + ", ".join(f"{i}: {n}" for n, i in zip(names, indexes)))
+    wanted = device.strip().lower()
+    exact = [int(i) for n, i in zip(names, indexes) if str(n).strip().lower() == wanted]
+    if exact:
+        return exact[0]
+    partial = [(n, int(i)) for n, i in zip(names, indexes) if wanted and wanted in str(n).lower()]
+    if len(partial) == 1:
+        return partial[0][1]
+    if len(partial) > 1:
+        raise NoAudioDeviceError(f"--device {device!r} matches several PortAudio output devices ("
+                                 + ", ".join(f"{i}: {n}" for n, i in partial)
+                                 + "); give its index or its whole name")
+    raise NoAudioDeviceError(f"no PortAudio output device matches {device!r}; devices: {listing}")
+
+
+def _portaudio_default_rate(pyo, index: int | None) -> int | None:
+    """The default sample rate of PortAudio output device ``index`` (None: the default device)."""
+    try:
+        with _c_output_captured():
+            if index is None:
+                index = pyo.pa_get_default_output()
+            outputs = pyo.pa_get_devices_infos()[1]
+        return int(outputs[index]["default sr"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _pyo_reason(said: str) -> str:
+    """PortAudio's own words from pyo's boot messages (pyo ends them with "Server not booted.")."""
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("Pyo error: From portaudio,"):
+            return line.removeprefix("Pyo error: From portaudio,").strip()
+    for line in lines:
+        if "error" in line.lower() and not line.lower().startswith("alsa lib"):
+            return line
+    return "no reason given"
+
+
+def _portaudio_hint() -> str:
+    """How to get a PortAudio output device on a machine without one."""
+    if _portaudio_library is None:
+        return ("pyo's own PortAudio has no JACK support: install the system's PortAudio "
+                "(Debian: libportaudio2; symphony then uses it and plays through JACK as device "
+                f"'system') or use --backend jack; {NO_JACK_HINT}")
+    return (f"PortAudio also plays through JACK (--device system; the default without a sound card): "
+            f"{NO_JACK_HINT}\n  or use --backend jack")
 
 
 #: OSC control surface (documented in docs/live.md).
