@@ -7,7 +7,6 @@ true peak live in :mod:`symphony.dsp.loudness`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 
 #: Second differences below this are not judged (about 4 LSB of a 24-bit file): at the end of
@@ -49,6 +48,8 @@ def click_ratio(x: np.ndarray, sample_rate: int, *, window_ms: float = 40.0,
     length = w - g
     padded = np.concatenate([np.zeros(w), d2, np.zeros(w)])  # padded[j] = d2[j - w]; silence outside
     # m[j] = max(padded[j : j + length])
+    from scipy.ndimage import maximum_filter1d  # lazy: scipy.ndimage costs ~0.1 s at start-up
+
     m = maximum_filter1d(padded, size=length, mode="constant", cval=0.0, origin=-(length // 2))
     i = np.arange(d2.size)
     before = m[i]                   # max of d2[i-w : i-g]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.signal
 from numba import njit
 
 from symphony.dsp.base import midi_to_hz
@@ -232,6 +231,8 @@ class Organ(PolyInstrument):
         self._click_level = 0.35 * float(p["key_click"])
         n_click = max(8, int(round(_CLICK_MS * 1e-3 * sr)))
         lo, hi = _CLICK_BAND_HZ[0], min(_CLICK_BAND_HZ[1], 0.4 * sr)
+        import scipy.signal  # lazy: importing scipy.signal costs ~0.9 s CPU at start-up
+
         sos = scipy.signal.butter(2, [lo, hi], btype="bandpass", fs=sr, output="sos")
         noise = self.rng.standard_normal((_CLICK_BANK, n_click + 64))
         burst = scipy.signal.sosfilt(sos, noise, axis=-1)[:, 64:]

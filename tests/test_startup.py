@@ -1,0 +1,73 @@
+"""Start-up cost of ``symphony render``: what the command imports.
+
+Every module a render imports is paid for by every ``symphony render`` process (the
+reference benchmark of docs/benchmarks.md counts whole processes). The render command
+must not import the live player (pyo), plotting (matplotlib), MIDI (mido) or the
+fingerprint code unless it is asked for them. Checked for real: a fresh interpreter runs
+the command and reports its ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SMALL_SCORE, write_score
+
+#: Run ``symphony render`` in this interpreter (not via the shell), then print the names of
+#: every imported module as JSON on the last line of stdout.
+DRIVER = """
+import json, sys
+from symphony.cli import main
+try:
+    main(sys.argv[1:], prog_name="symphony", standalone_mode=False)
+finally:
+    print()
+    print(json.dumps(sorted(sys.modules)))
+"""
+
+#: Modules (and their submodules) that a plain render must not load.
+NOT_FOR_RENDER = ("pyo", "pyo64", "matplotlib", "mido", "symphony.live", "symphony.fingerprint",
+                  "symphony.plot", "symphony.midi.read", "symphony.midi.write")
+
+
+def _render_modules(tmp_path: Path, *options: str) -> set[str]:
+    score = write_score(tmp_path, SMALL_SCORE)
+    proc = subprocess.run([sys.executable, "-c", DRIVER, "render", str(score), "--out-dir",
+                           str(tmp_path / "out"), *options],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "score.wav").stat().st_size > 44  # it really rendered
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _loaded(modules: set[str], name: str) -> list[str]:
+    return sorted(m for m in modules if m == name or m.startswith(name + "."))
+
+
+@pytest.fixture(scope="module")
+def plain_render(tmp_path_factory) -> set[str]:
+    return _render_modules(tmp_path_factory.mktemp("plain"))
+
+
+@pytest.mark.parametrize("name", NOT_FOR_RENDER)
+def test_render_does_not_import(plain_render: set[str], name: str) -> None:
+    assert not _loaded(plain_render, name), f"`symphony render` imported {_loaded(plain_render, name)}"
+
+
+def test_render_imports_what_it_uses(plain_render: set[str]) -> None:
+    """Control: the module list is the render's (so an empty list cannot pass the test above)."""
+    for name in ("symphony.render", "symphony.conductor", "symphony.manifest", "numba", "soundfile"):
+        assert _loaded(plain_render, name), f"{name} missing from {len(plain_render)} modules"
+
+
+def test_fingerprint_imported_only_when_asked(tmp_path: Path, plain_render: set[str]) -> None:
+    """Control: ``--fingerprint`` does load the fingerprint code, so its absence above is real."""
+    modules = _render_modules(tmp_path, "--fingerprint")
+    assert _loaded(modules, "symphony.fingerprint")
+    assert (tmp_path / "out" / "score.fp").exists()
+    assert not _loaded(modules, "symphony.live") and not _loaded(modules, "pyo")
