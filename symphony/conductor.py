@@ -230,8 +230,11 @@ class Conductor:
         """Render one section's block, applying its events at their exact frames."""
         stop = frame + n
         c = cursors[k]
-        if (c >= ev.frames.size or ev.frames[c] >= stop) and inst.is_silent:
-            return None
+        if c >= ev.frames.size or ev.frames[c] >= stop:  # no event in this block
+            if inst.is_silent:
+                return None
+            # an instrument returns a new (2, n) array per call: hand it on without a copy
+            return np.asarray(inst.process(n), dtype=np.float64)
         out = np.empty((2, n))
         pos = frame
         frames = ev.frames

@@ -13,16 +13,19 @@ and per bus; the stems sum exactly to the pre-master mix.
 
 from __future__ import annotations
 
+import bisect
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Mapping
 
 import numpy as np
+from numba import njit
 
-from symphony.dsp.base import db_to_gain
+from symphony.dsp.base import DENORMAL_FLOOR, db_to_gain
 from symphony.dsp.dynamics import Compressor, TruePeakLimiter
-from symphony.dsp.filters import Biquad
+from symphony.dsp.filters import rbj_coefficients
+from symphony.dsp.loudness import sos_cascade
 from symphony.errors import RenderError
 from symphony.score.model import Score, Section
 from symphony.spaces import SceneReverb
@@ -79,6 +82,7 @@ class ExpressionCurve:
             ys.append(float(level))
         self._x = np.asarray(xs, dtype=np.float64)
         self._y = np.asarray(ys, dtype=np.float64)
+        self._xs, self._ys = xs, ys  # the same values as Python lists: bisect beats searchsorted here
         self.constant = len(set(ys)) <= 1
         self._constant_gain = float(db_to_gain(ys[0])) if ys else 1.0
 
@@ -90,16 +94,62 @@ class ExpressionCurve:
         """
         if self.constant:
             return self._constant_gain
-        x, y = self._x, self._y
+        xs, ys = self._xs, self._ys
         last = start_frame + n - 1
-        i = int(np.searchsorted(x, start_frame, side="right"))
-        j = int(np.searchsorted(x, last, side="left"))
+        i = bisect.bisect_right(xs, start_frame)  # = np.searchsorted(x, start_frame, side="right")
+        j = bisect.bisect_left(xs, last)          # = np.searchsorted(x, last, side="left")
         # no breakpoint strictly inside the span, and the segment holds a flat level
-        if i >= j and (i == 0 or i == x.size or y[i - 1] == y[i]):
-            level = y[0] if i == 0 else y[i - 1]
-            return float(10.0 ** (level / 20.0))
+        if i >= j and (i == 0 or i == len(xs) or ys[i - 1] == ys[i]):
+            level = ys[0] if i == 0 else ys[i - 1]
+            return 10.0 ** (level / 20.0)
         t = np.arange(start_frame, start_frame + n, dtype=np.float64)
-        return 10.0 ** (np.interp(t, x, y) / 20.0)
+        return 10.0 ** (np.interp(t, self._x, self._y) / 20.0)
+
+
+@njit(cache=True)
+def _fader_kernel(block, expr, per_sample, gain_left, gain_right, out):  # pragma: no cover - jit
+    """``out[0] = block[0] * (expr * gain_left)``, ``out[1] = block[1] * (expr * gain_right)``.
+
+    ``expr`` has one value (``per_sample`` False) or one per frame. The products are those
+    numpy forms for the same expression, in the same order (bit-identical). Returns True
+    when every output sample is finite (the NaN/Inf guard, without a boolean temporary).
+    """
+    n = block.shape[1]
+    bad = False
+    for c in range(2):
+        g = gain_left if c == 0 else gain_right
+        e = expr[0] * g
+        for i in range(n):
+            if per_sample:
+                e = expr[i] * g
+            v = block[c, i] * e
+            out[c, i] = v
+            bad |= not (abs(v) <= 1.7976931348623157e308)  # NaN compares False
+    return not bad
+
+
+@njit(cache=True)
+def _all_finite(a):  # pragma: no cover - jit
+    """True when every element of the 2-D array ``a`` is finite (``np.isfinite(a).all()``)."""
+    bad = False
+    for c in range(a.shape[0]):
+        for i in range(a.shape[1]):
+            bad |= not (abs(a[c, i]) <= 1.7976931348623157e308)
+    return not bad
+
+
+@njit(cache=True)
+def _mix_kernel(out, mix, bus_in, buses, levels):  # pragma: no cover - jit
+    """``mix += out`` and ``bus_in[buses[k]] += levels[k] * out`` for every send ``k`` (numpy's order)."""
+    for c in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            mix[c, i] += out[c, i]
+    for k in range(buses.shape[0]):
+        dst = bus_in[buses[k]]
+        level = levels[k]
+        for c in range(out.shape[0]):
+            for i in range(out.shape[1]):
+                dst[c, i] += level * out[c, i]
 
 
 @dataclass
@@ -114,6 +164,11 @@ class SectionStrip:
     expression: ExpressionCurve
     compressor: Compressor | None = None
     sidechain: int | None = None  # index of the strip that keys the compressor
+
+    def __post_init__(self) -> None:
+        # the sends as arrays for the mixing kernel (same order as ``sends``)
+        self.send_buses = np.array([b for b, _ in self.sends], dtype=np.int64)
+        self.send_levels = np.array([lvl for _, lvl in self.sends], dtype=np.float64)
 
 
 class _PlainBus:
@@ -232,9 +287,11 @@ class Orchestra:
                 continue
             expr = strip.expression.gain(start_frame, n)
             out = np.empty((2, n))
-            np.multiply(block[0], expr * strip.gain_left, out=out[0])
-            np.multiply(block[1], expr * strip.gain_right, out=out[1])
-            if not np.isfinite(out).all():
+            if isinstance(expr, float):
+                ok = _fader_kernel(block, np.full(1, expr), False, strip.gain_left, strip.gain_right, out)
+            else:
+                ok = _fader_kernel(block, expr, True, strip.gain_left, strip.gain_right, out)
+            if not ok:
                 raise self._fault(f"section '{strip.section.name}' ({strip.section.instrument})", out,
                                   start_frame, strip.instrument, strip.section.params)
             faded.append(out)
@@ -249,19 +306,17 @@ class Orchestra:
                 else:
                     key = faded[strip.sidechain]
                     out = strip.compressor.process(signal, key if key is not None else np.zeros((2, n)))
-                if not np.isfinite(out).all():
+                if not _all_finite(out):
                     raise self._fault(f"section '{strip.section.name}' (compressor)", out, start_frame,
                                       strip.compressor, strip.section.compressor or {})
             if out is None:
                 continue
-            mix += out
-            for bus, level in strip.sends:
-                self._bus_in[bus] += level * out
+            _mix_kernel(out, mix, self._bus_in, strip.send_buses, strip.send_levels)
             if stem_out is not None:
                 stem_out[i] = out
         for j, (effect, gain) in enumerate(zip(self.buses, self.bus_gains)):
             wet = effect.process(self._bus_in[j], start_frame) * gain
-            if not np.isfinite(wet).all():
+            if not _all_finite(wet):
                 bus = self._score.buses[j]
                 raise self._fault(f"bus '{bus.name}' ({bus.effect})", wet, start_frame,
                                   getattr(effect, "effect", effect), bus.params)
@@ -313,16 +368,22 @@ class MasterChain:
 
     def __init__(self, sample_rate: int, *, gain_db: float = 0.0, ceiling_dbtp: float = -1.0) -> None:
         self.gain = float(db_to_gain(gain_db))
-        self.dc_blocker = Biquad(sample_rate, channels=2, kind="highpass", freq_hz=DC_BLOCK_HZ, q=0.7071)
+        # the coefficients of dsp.filters.Biquad(kind="highpass", q=0.7071), run through the
+        # fused gain + biquad kernel (bit-identical to scipy.signal.sosfilt of x * gain)
+        self._dc_sos = rbj_coefficients("highpass", DC_BLOCK_HZ, 0.7071, 0.0, sample_rate)
         self.limiter = TruePeakLimiter(sample_rate, channels=2, ceiling_dbtp=ceiling_dbtp)
+        self.reset()
 
     @property
     def latency_frames(self) -> int:
         return int(self.limiter.latency_frames)
 
     def reset(self) -> None:
-        self.dc_blocker.reset()
+        self._dc_zi = np.zeros((1, 2, 2))
         self.limiter.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return self.limiter.process(self.dc_blocker.process(x * self.gain))
+        # subnormal inputs and states are flushed (as dsp.filters.Biquad flushes its state
+        # between blocks), so a decay ends in exact zeros instead of a slow subnormal cycle
+        y = sos_cascade(self._dc_sos, x, self._dc_zi, gain=self.gain, floor=DENORMAL_FLOOR)
+        return self.limiter.process(y)

@@ -112,6 +112,7 @@ class PolyInstrument(Instrument):
         self._allocator.reset()
         self._frame = 0
         self._countdown = np.zeros(self.voices, dtype=np.int64)  # frames until a pending start
+        self._waiting = False  # == self._countdown.any(), kept as a Python bool (asked per block)
         self._pending: list[tuple[float, float] | None] = [None] * self.voices
         self._onset = np.zeros(self.voices, dtype=np.int64)  # absolute start frame per slot
         for env in self._envs:
@@ -136,6 +137,7 @@ class PolyInstrument(Instrument):
             for env in self._envs:
                 env.fast_release(slot, release_ms=self.STEAL_MS)
             self._countdown[slot] = self._steal_frames
+            self._waiting = True
         self._pending[slot] = (float(pitch), velocity)
 
     def note_off(self, note_id: int) -> None:
@@ -152,18 +154,28 @@ class PolyInstrument(Instrument):
     def process(self, n: int) -> np.ndarray:
         """Render ``n`` frames of stereo audio, shape (2, n), float64."""
         n = int(n)
+        if not self._waiting:  # the common case: no delayed start, one chunk
+            if self.is_silent:
+                self._frame += n
+                return np.zeros((2, n))
+            out = np.empty((2, n))
+            self._render_sounding(out, n)
+            self._frame += n
+            return out
         out = np.zeros((2, n))
         pos = 0
         while pos < n:
             waiting = self._countdown > 0
             m = n - pos
-            if waiting.any():
+            any_waiting = bool(waiting.any())
+            if any_waiting:
                 m = min(m, int(self._countdown[waiting].min()))
             self._render_chunk(out[:, pos:pos + m], m)
             pos += m
             self._frame += m
-            if waiting.any():
+            if any_waiting:
                 self._countdown[waiting] -= m
+                self._waiting = bool(self._countdown.any())
                 for slot in np.flatnonzero(waiting & (self._countdown == 0)):
                     note = self._pending[slot]
                     self._pending[slot] = None
@@ -174,8 +186,12 @@ class PolyInstrument(Instrument):
     @property
     def is_silent(self) -> bool:
         """True when every envelope is idle, no start is pending and the tail has died out."""
-        return (not self._countdown.any() and all(bool(env.idle.all()) for env in self._envs)
-                and self._tail_quiet())
+        if self._waiting:
+            return False
+        for env in self._envs:
+            if not env.idle.all():
+                return False
+        return self._tail_quiet()
 
     # --- internals --------------------------------------------------------------
     def _start(self, slot: int, pitch: float, velocity: float) -> None:
@@ -189,6 +205,10 @@ class PolyInstrument(Instrument):
             # Nothing sounds and nothing would change: skipping equals processing (idle
             # envelopes stay idle, per-voice state is cleared at the next note start).
             return
+        self._render_sounding(out, n)
+
+    def _render_sounding(self, out: np.ndarray, n: int) -> None:
+        """Render ``n`` frames into ``out`` (2, n), every element written; not silent."""
         active = np.flatnonzero(~self._envs[0].idle)
         envs = [env.process(n) for env in self._envs]
         out[:] = self._render(n, active, envs)

@@ -92,3 +92,57 @@ def test_acid_bass_release_on_a_low_note_is_click_free():
     bass.note_off(1)
     y = np.concatenate([held, bass.process(sr // 2)], axis=1)[0]
     assert click_ratio(y, sr) < 5.0
+
+
+# --- the mixer's fused kernels equal the numpy expressions they replace, bit for bit --
+
+
+def test_fader_kernel_equals_numpy_and_catches_non_finite():
+    from symphony.orchestra import _fader_kernel
+
+    rng = np.random.default_rng(3)
+    block = rng.standard_normal((2, 777))
+    expr = 10.0 ** (rng.uniform(-20, 0, 777) / 20.0)
+    out = np.empty((2, 777))
+    assert _fader_kernel(block, expr, True, 0.8, 1.1, out)
+    assert np.array_equal(out, np.vstack([block[0] * (expr * 0.8), block[1] * (expr * 1.1)]))
+    assert _fader_kernel(block, np.full(1, 0.5), False, 0.8, 1.1, out)
+    assert np.array_equal(out, np.vstack([block[0] * (0.5 * 0.8), block[1] * (0.5 * 1.1)]))
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = block.copy()
+        broken[1, 400] = bad
+        assert not _fader_kernel(broken, expr, True, 0.8, 1.1, out)
+
+
+def test_mix_kernel_equals_numpy_sends():
+    from symphony.orchestra import _all_finite, _mix_kernel
+
+    rng = np.random.default_rng(4)
+    out = rng.standard_normal((2, 1000))
+    mix, bus_in = rng.standard_normal((2, 1000)), rng.standard_normal((3, 2, 1000))
+    buses, levels = np.array([2, 0]), np.array([0.25, 0.6])
+    ref_mix, ref_bus = mix + out, bus_in.copy()
+    for b, level in zip(buses, levels):
+        ref_bus[b] += level * out
+    _mix_kernel(out, mix, bus_in, buses, levels)
+    assert np.array_equal(mix, ref_mix) and np.array_equal(bus_in, ref_bus)
+    assert _all_finite(out)
+    out[0, 999] = np.nan
+    assert not _all_finite(out)
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+def test_master_chain_dc_blocker_equals_the_scipy_biquad(sr):
+    """The fused gain + DC blocker equals gain -> dsp.filters.Biquad (scipy) to 1e-12."""
+    from symphony.dsp.filters import Biquad
+    from symphony.orchestra import DC_BLOCK_HZ, MasterChain
+
+    x = 0.3 * np.random.default_rng(sr).standard_normal((2, 9000)) + 0.05
+    chain = MasterChain(sr, gain_db=-3.0)
+    got, pos = [], 0
+    for n in [1, 64, 65, 512, 8193, 165]:  # 9000 frames split unevenly: block-size invariance too
+        got.append(chain.process(x[:, pos:pos + n]))
+        pos += n
+    dc = Biquad(sr, channels=2, kind="highpass", freq_hz=DC_BLOCK_HZ, q=0.7071)
+    want = MasterChain(sr, gain_db=-3.0).limiter.process(dc.process(x * chain.gain))
+    np.testing.assert_allclose(np.concatenate(got, axis=1), want, rtol=0, atol=1e-12)

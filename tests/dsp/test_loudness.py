@@ -19,6 +19,7 @@ from symphony.dsp.loudness import (
     integrated_loudness,
     k_weighting_sos,
     oversampled_peak_reference,
+    sos_cascade,
     true_peak_dbtp,
 )
 
@@ -291,3 +292,66 @@ def test_silence_is_minus_infinity():
     assert meter.integrated_lufs() == float("-inf")
     assert meter.true_peak_dbtp() == float("-inf")
     assert meter.loudness_range_lu() == 0.0
+
+
+# --- the biquad-cascade kernel (K-weighting, master DC blocker) ----------------------
+
+
+def _cascades(sample_rate):
+    from symphony.dsp.filters import rbj_coefficients
+
+    return [k_weighting_sos(sample_rate),
+            rbj_coefficients("highpass", 10.0, 0.7071, 0.0, sample_rate),
+            np.vstack([rbj_coefficients("peak", 3000.0, 2.0, 6.0, sample_rate),
+                       rbj_coefficients("lowpass", 5000.0, 0.9, 0.0, sample_rate),
+                       rbj_coefficients("highshelf", 900.0, 0.7, -4.0, sample_rate)])]
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_sos_cascade_equals_scipy_sosfilt_bit_for_bit(sample_rate, channels):
+    rng = np.random.default_rng(channels)
+    for sos in _cascades(sample_rate):
+        x = rng.standard_normal((channels, 3000))
+        zi = rng.standard_normal((sos.shape[0], channels, 2)) * 0.1
+        ref, ref_zi = scipy.signal.sosfilt(sos, x * 0.37, axis=-1, zi=zi)
+        state = zi.copy()
+        y = sos_cascade(sos, x, state, gain=0.37)
+        assert np.array_equal(y, ref)           # same operations in the same order
+        assert np.array_equal(state, ref_zi)
+        np.testing.assert_allclose(y, ref, rtol=0, atol=1e-12)  # the brief's bound, trivially
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 48000])
+def test_sos_cascade_block_size_invariance_and_in_place(sample_rate):
+    sos = k_weighting_sos(sample_rate)
+    x = np.random.default_rng(5).standard_normal((2, 1 + 64 + 65 + 512 + 8193))
+    whole = sos_cascade(sos, x, np.zeros((2, 2, 2)))
+    state, parts, pos = np.zeros((2, 2, 2)), [], 0
+    for n in [1, 64, 65, 512, 8193]:
+        chunk = x[:, pos:pos + n].copy()
+        parts.append(sos_cascade(sos, chunk, state, out=chunk))  # in place: y is x
+        pos += n
+    assert np.array_equal(np.concatenate(parts, axis=1), whole)
+
+
+def test_sos_cascade_floor_ends_decays_in_exact_zeros():
+    from symphony.dsp.base import DENORMAL_FLOOR
+
+    sos = k_weighting_sos(48000)
+    x = np.zeros((2, 48000 * 20))
+    x[:, 0] = 1.0  # an impulse, then 20 s of silence: scipy's state ends in subnormals
+    ref, ref_zi = scipy.signal.sosfilt(sos, x, axis=-1, zi=np.zeros((2, 2, 2)))
+    assert np.any((ref_zi != 0) & (np.abs(ref_zi) < 1e-300))  # the slow case exists
+    state = np.zeros((2, 2, 2))
+    y = sos_cascade(sos, x, state, floor=DENORMAL_FLOOR)
+    assert np.all(state == 0.0)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-29)
+    assert np.array_equal(y[:, :4800], ref[:, :4800])  # nothing is flushed while it sounds
+
+
+def test_sos_cascade_rejects_mismatched_state():
+    from symphony.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"zi \(sections, channels, 2\)"):
+        sos_cascade(k_weighting_sos(48000), np.zeros((2, 10)), np.zeros((1, 2, 2)))
