@@ -20,11 +20,10 @@ from typing import Mapping, Sequence
 
 import numba
 import numpy as np
-import scipy.signal
 
 from symphony.dsp.base import Processor, check_sample_rate
 from symphony.dsp.filters import BIQUAD_KINDS, rbj_coefficients
-from symphony.dsp.loudness import _TP_TAPS
+from symphony.dsp.loudness import _TP_TAPS, firwin_kaiser
 from symphony.dsp.reverb import Reverb
 from symphony.errors import ParameterError
 from symphony.params import Param
@@ -241,7 +240,7 @@ _SAT_MODES = ("tanh", "soft", "hard", "tube")
 #: Decimation low-pass at 4 fs: Kaiser (beta 8, ~80 dB), 193 taps, cutoff 0.42 fs, so the
 #: transition band (~0.37 fs .. 0.47 fs) ends below fs / 2 and harmonics between fs / 2
 #: and 1.5 fs cannot fold back into the audio band. Delay: 96 taps = 24 frames.
-_DEC_TAPS = scipy.signal.firwin(193, 0.42 / 2.0, window=("kaiser", 8.0))
+_DEC_TAPS = firwin_kaiser(193, 0.42 / 2.0, 8.0)
 _TUBE_BIAS = 0.3
 
 
@@ -385,6 +384,8 @@ class Saturation(_ParamProcessor):
         wet = np.empty_like(x)
         _saturation_kernel(x, wet, _TP_TAPS, _DEC_TAPS, self._drive, self._mode, self._hist, self._os_hist,
                            self._os_pos, self._x_prev)
+        import scipy.signal  # lazy: ~1 s of CPU at start-up
+
         wet, self._dc_zi = scipy.signal.lfilter(self._dc_b, self._dc_a, wet, axis=-1, zi=self._dc_zi)
         wet *= self._out_gain
         mix = self._values["mix"]
@@ -518,6 +519,8 @@ class ParametricEq(_ParamProcessor):
     def process(self, x: np.ndarray) -> np.ndarray:
         """``(2, n) -> (2, n)``."""
         x = self._check_stereo(x)
+        import scipy.signal  # lazy: ~1 s of CPU at start-up
+
         y, self._zi = scipy.signal.sosfilt(self._sos, x, axis=-1, zi=self._zi)
         return y
 

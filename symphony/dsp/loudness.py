@@ -194,16 +194,29 @@ def sos_cascade(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, *, gain: float =
     return y
 
 
+def firwin_kaiser(numtaps: int, cutoff: float, beta: float) -> np.ndarray:
+    """Windowed-sinc FIR low-pass with a Kaiser window, normalized to unit gain at DC.
+
+    ``h[m] = c sinc(c (m - (N - 1) / 2)) w[m] / sum(...)`` with ``c`` the cutoff as a fraction
+    of Nyquist (the window method; Oppenheim & Schafer, "Discrete-Time Signal Processing",
+    sec. 7.5). The operations and their order are those of
+    ``scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta))``, so the taps equal
+    scipy's bit for bit (tested) without importing ``scipy.signal`` (~1 s of CPU at start-up).
+    """
+    m = np.arange(numtaps) - 0.5 * (numtaps - 1)
+    h = cutoff * np.sinc(cutoff * m)
+    h *= np.kaiser(numtaps, beta)
+    return h / np.sum(h)
+
+
 def true_peak_interpolator() -> np.ndarray:
     """Polyphase taps of the 4x true-peak interpolator, shape ``(4, 2 * _TP_HALF + 1)``.
 
     ``u[4 n + k] = sum_j taps[k, j] x[n - j]`` is the oversampled signal at time
     ``n - _TP_HALF + k / 4`` (in input samples). Branch 0 is a pure delay (Nyquist filter).
     """
-    import scipy.signal  # lazy: importing scipy.signal costs ~0.9 s CPU at start-up
-
     n_taps = OVERSAMPLING * _TP_TAPS_PER_PHASE + 1  # odd, symmetric, centre at 2 * 24
-    h = scipy.signal.firwin(n_taps, 1.0 / OVERSAMPLING, window=("kaiser", _TP_BETA)) * OVERSAMPLING
+    h = firwin_kaiser(n_taps, 1.0 / OVERSAMPLING, _TP_BETA) * OVERSAMPLING
     h_pad = np.zeros(OVERSAMPLING * (_TP_TAPS_PER_PHASE + 1))
     h_pad[:n_taps] = h
     taps = h_pad.reshape(-1, OVERSAMPLING).T.copy()  # taps[k, j] = h[4 j + k]
