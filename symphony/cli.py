@@ -162,7 +162,7 @@ def info(score_path: str) -> None:
               help="Normalize integrated loudness (ITU-R BS.1770) to this target [default: the score's].")
 @click.option("--stems", is_flag=True, help="Also write one file per section and bus into <name>.stems/.")
 @click.option("--seed", type=int, default=None, help="Override the score's seed.")
-@click.option("--block-size", type=click.IntRange(1, 65536), default=4096, show_default=True)
+@click.option("--block-size", type=click.IntRange(1, 65536), default=16384, show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Render this many scores in parallel processes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")

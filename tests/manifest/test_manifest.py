@@ -53,7 +53,7 @@ def test_manifest_fields_describe_the_file(tmp_path, bits, subtype):
     assert m["engine"]["symphony"] == "0.1.0" and m["engine"]["numpy"] == np.__version__
     assert m["engine"]["numba"] and m["engine"]["scipy"]
     assert m["settings"] == {"sample_rate": 22050, "format": "wav", "subtype": subtype, "bits": bits,
-                             "block_size": 4096, "lufs_target": None, "ceiling_dbtp": -1.0,
+                             "block_size": 16384, "lufs_target": None, "ceiling_dbtp": -1.0,
                              "master_gain_db": 0.0, "stems": False}
     # the audio entry is the file on disk
     info = sf.info(wav)
