@@ -25,7 +25,7 @@ from numba import njit
 from symphony.dsp.base import DENORMAL_FLOOR, db_to_gain
 from symphony.dsp.dynamics import Compressor, TruePeakLimiter
 from symphony.dsp.filters import rbj_coefficients
-from symphony.dsp.loudness import sos_cascade
+from symphony.dsp.linear import sos_cascade
 from symphony.errors import RenderError
 from symphony.score.model import Score, Section
 from symphony.spaces import SceneReverb

@@ -82,7 +82,7 @@ def test_firwin_kaiser_equals_scipy(numtaps: int, cutoff: float, beta: float) ->
     true-peak interpolator and the saturation's decimator: 97 and 193 taps, beta 8)."""
     import scipy.signal
 
-    from symphony.dsp.loudness import firwin_kaiser
+    from symphony.dsp.linear import firwin_kaiser
 
     expected = scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta))
     got = firwin_kaiser(numtaps, cutoff, beta)

@@ -23,7 +23,8 @@ import numpy as np
 
 from symphony.dsp.base import Processor, check_sample_rate
 from symphony.dsp.filters import BIQUAD_KINDS, rbj_coefficients
-from symphony.dsp.loudness import _TP_TAPS, firwin_kaiser
+from symphony.dsp.linear import firwin_kaiser
+from symphony.dsp.loudness import _TP_TAPS
 from symphony.dsp.reverb import Reverb
 from symphony.errors import ParameterError
 from symphony.params import Param

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from symphony.dsp.base import DENORMAL_FLOOR, Processor, check_range, check_sample_rate
-from symphony.dsp.loudness import sos_cascade
+from symphony.dsp.linear import sos_cascade
 from symphony.errors import ParameterError
 
 __all__ = ["FILTER_MODES", "BIQUAD_KINDS", "ONE_POLE_MODES",

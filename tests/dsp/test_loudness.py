@@ -19,9 +19,9 @@ from symphony.dsp.loudness import (
     integrated_loudness,
     k_weighting_sos,
     oversampled_peak_reference,
-    sos_cascade,
     true_peak_dbtp,
 )
+from symphony.dsp.linear import sos_cascade
 
 RATES = [22050, 44100, 48000, 96000]
 
