@@ -202,10 +202,11 @@ def render(scores, out_dir, album, fmt, sample_rate, bits, lufs, stems, seed, bl
     limits = _limits(max_minutes, max_voices, allow_large)
     # Validate every score (and what its render needs) before rendering any, so one typo or
     # one absurd size does not cost a long render.
-    estimates, per_score = [], []
+    estimates, per_score, loaded = [], [], []
     chapters = [albums.CHAPTER_FILE.match(Path(p).name) is not None for p in scores] if album else []
     for k, path in enumerate(scores):
         score = _load(path)
+        loaded.append(score)
         own = settings
         if album and chapters[k]:  # a chapter: the album's loudness target unless its score sets one
             own = albums.chapter_settings(score, settings, lufs if lufs is not None else albums.DEFAULT_TARGET_LUFS)
@@ -220,7 +221,8 @@ def render(scores, out_dir, album, fmt, sample_rate, bits, lufs, stems, seed, bl
     jobs = min(jobs, len(scores))
     show_progress = jobs == 1 and sys.stderr.isatty()
     if jobs == 1:
-        summaries = [_render_one(path, out_dir, own, show_progress) for path, own in zip(scores, per_score)]
+        summaries = [_render_one(path, out_dir, own, show_progress, score)  # validated above: not re-read
+                     for path, own, score in zip(scores, per_score, loaded)]
     else:
         summaries = _render_parallel(scores, out_dir, per_score, jobs)
     for summary in summaries:
@@ -267,11 +269,12 @@ def _check_manifest(scores, manifest, out_dir, album, overrides, as_json) -> Non
         sys.exit(EXIT_RENDER_FAILED)
 
 
-def _render_one(path: str, out_dir: str, settings, show_progress: bool):
+def _render_one(path: str, out_dir: str, settings, show_progress: bool, score=None):
+    """Render the score at ``path`` (``score``: its already loaded model, else it is loaded here)."""
     from symphony.api import render_file
     from symphony.render import output_path
 
-    score = _load(path)
+    score = score if score is not None else _load(path)
     target = output_path(path, out_dir, settings.format)
     if not show_progress:
         return render_file(score, target, settings)
