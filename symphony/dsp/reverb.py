@@ -31,7 +31,7 @@ from typing import Mapping
 import numba
 import numpy as np
 
-from symphony.dsp.base import Processor, check_sample_rate
+from symphony.dsp.base import DENORMAL_FLOOR, Processor, check_sample_rate
 from symphony.errors import ParameterError
 from symphony.params import Param
 
@@ -202,10 +202,10 @@ def _shelves(s_run, f_run, g, m, b0, b1, a1, c0, c1, e1, gains, fstate):  # prag
         x1_1 = v1
         x1_2 = v2
         x1_3 = v3
-        y1_0 = 0.0 if abs(y1_0) < 1e-30 else y1_0
-        y1_1 = 0.0 if abs(y1_1) < 1e-30 else y1_1
-        y1_2 = 0.0 if abs(y1_2) < 1e-30 else y1_2
-        y1_3 = 0.0 if abs(y1_3) < 1e-30 else y1_3
+        y1_0 = 0.0 if abs(y1_0) < DENORMAL_FLOOR else y1_0
+        y1_1 = 0.0 if abs(y1_1) < DENORMAL_FLOOR else y1_1
+        y1_2 = 0.0 if abs(y1_2) < DENORMAL_FLOOR else y1_2
+        y1_3 = 0.0 if abs(y1_3) < DENORMAL_FLOOR else y1_3
         y2_0 = r0_0 * y1_0 + r1_0 * x2_0 - w1_0 * y2_0
         y2_1 = r0_1 * y1_1 + r1_1 * x2_1 - w1_1 * y2_1
         y2_2 = r0_2 * y1_2 + r1_2 * x2_2 - w1_2 * y2_2
@@ -214,10 +214,10 @@ def _shelves(s_run, f_run, g, m, b0, b1, a1, c0, c1, e1, gains, fstate):  # prag
         x2_1 = y1_1
         x2_2 = y1_2
         x2_3 = y1_3
-        y2_0 = 0.0 if abs(y2_0) < 1e-30 else y2_0
-        y2_1 = 0.0 if abs(y2_1) < 1e-30 else y2_1
-        y2_2 = 0.0 if abs(y2_2) < 1e-30 else y2_2
-        y2_3 = 0.0 if abs(y2_3) < 1e-30 else y2_3
+        y2_0 = 0.0 if abs(y2_0) < DENORMAL_FLOOR else y2_0
+        y2_1 = 0.0 if abs(y2_1) < DENORMAL_FLOOR else y2_1
+        y2_2 = 0.0 if abs(y2_2) < DENORMAL_FLOOR else y2_2
+        y2_3 = 0.0 if abs(y2_3) < DENORMAL_FLOOR else y2_3
         f0[t] = k_0 * y2_0
         f1[t] = k_1 * y2_1
         f2[t] = k_2 * y2_2
@@ -296,7 +296,7 @@ def _fdn_kernel(x, out, delays, filt, gains, inj, out_l, out_r, ap_len, ap_g, er
                 for t in range(m):
                     d = tap[t]
                     wv = u[t] + ap_g * d
-                    wv = 0.0 if abs(wv) < 1e-30 else wv
+                    wv = 0.0 if abs(wv) < DENORMAL_FLOOR else wv
                     u[t] = d - ap_g * wv
                     tap[t] = wv
                 _ring_write(ap_buf[c, k], a_pos, m, tap)
