@@ -8,6 +8,10 @@
 - ``click_ratio(x, sample_rate)``: the click detector of :mod:`symphony.dsp.analysis`.
 - ``spectral_centroid(x, sample_rate, window="hann")``: power-weighted mean frequency in Hz
   (``window="fade_out"``: a falling half-Hann that keeps an onset at the start at full weight).
+
+The instrument contract, shared by the families' test files (imported, not fixtures):
+``SPLITS``, ``check_block_size_invariance``, ``check_deterministic_and_reset`` and
+``chord_then_release``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,47 @@ def _render_events(inst, n, events, splits=None, skip_silent=False):
 
 
 _click_ratio = click_ratio  # the project's detector, symphony.dsp.analysis
+
+#: Block sizes the block-size invariance checks cycle through.
+SPLITS = [1, 64, 65, 512, 8193]
+
+
+def check_block_size_invariance(make_inst, n, events, *, min_peak, silent_gap):
+    """Rendering in one call, in SPLITS-sized calls and skipping silent stretches (as the
+    Conductor does) gives the same audio within 1e-12. ``make_inst()`` builds a fresh
+    instrument; ``silent_gap`` (a slice) must be exactly silent in the reference, so the
+    skipping is exercised; the reference must peak above ``min_peak``."""
+    ref = _render_events(make_inst(), n, events)
+    split = _render_events(make_inst(), n, events, splits=SPLITS)
+    skipped = _render_events(make_inst(), n, events, splits=[700, 33], skip_silent=True)
+    assert np.abs(ref).max() > min_peak
+    assert np.all(ref[:, silent_gap] == 0.0)
+    np.testing.assert_allclose(split, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(skipped, ref, rtol=0, atol=1e-12)
+
+
+def check_deterministic_and_reset(make_inst, n, events):
+    """Two fresh instruments render the same samples; one that played, then ``reset()``, is
+    silent and renders what a fresh one does (1e-12). Returns the reference render."""
+    a = _render_events(make_inst(), n, events)
+    assert np.array_equal(a, _render_events(make_inst(), n, events))
+    inst = make_inst()
+    _render_events(inst, n // 2, events[:6])
+    inst.reset()
+    assert inst.is_silent
+    np.testing.assert_allclose(_render_events(inst, n, events), a, rtol=0, atol=1e-12)
+    return a
+
+
+def chord_then_release(inst, pitches=(21, 45, 69, 93, 108), *, hold=8000, tail=8000):
+    """Strike ``pitches`` at full velocity (note ids 0, 1, ...), render ``hold`` frames,
+    release them all and render ``tail`` more: the extreme-settings workout."""
+    for i, p in enumerate(pitches):
+        inst.note_on(i, p, 1.0)
+    y = inst.process(hold)
+    for i in range(len(pitches)):
+        inst.note_off(i)
+    return np.concatenate([y, inst.process(tail)], axis=1)
 
 
 def _spectral_centroid(x, sample_rate, window="hann"):

@@ -14,9 +14,9 @@ from symphony.instruments import organ as organ_mod
 from symphony.instruments.choir import FORMANTS, MachineChoir, formant_envelope
 from symphony.instruments.organ import DRAWBAR_RATIOS, STOPS, Organ, drawbar_gains
 from tests.instruments.test_ensemble import busy_events, fundamental_hz, make, peak_width_cents
+from tests.instruments.conftest import check_block_size_invariance, check_deterministic_and_reset, chord_then_release
 
 ADDITIVE = ["organ", "machine_choir"]
-SPLITS = [1, 64, 65, 512, 8193]
 CLICK_LIMIT = 8.0
 #: The organ without its key click and tremulant: nine plain sines.
 PLAIN_ORGAN = dict(key_click=0.0, tremulant=0.0, attack_ms=5.0)
@@ -49,33 +49,18 @@ INVARIANCE_PARAMS = {
 
 
 @pytest.mark.parametrize("name", ADDITIVE)
-def test_block_size_invariance_with_events_and_steals(name, render_events):
+def test_block_size_invariance_with_events_and_steals(name):
     sr = 22050
-    n = int(2.6 * sr)
-    events = busy_events(sr)
     kw = dict(release_ms=150.0, **INVARIANCE_PARAMS[name])
-    ref = render_events(make(name, sr, voices=4, **kw), n, events)
-    split = render_events(make(name, sr, voices=4, **kw), n, events, splits=SPLITS)
-    skipped = render_events(make(name, sr, voices=4, **kw), n, events, splits=[700, 33], skip_silent=True)
-    assert np.abs(ref).max() > 0.05
-    assert np.all(ref[:, int(1.2 * sr):int(1.59 * sr)] == 0.0)
-    np.testing.assert_allclose(split, ref, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(skipped, ref, rtol=0, atol=1e-12)
+    check_block_size_invariance(lambda: make(name, sr, voices=4, **kw), int(2.6 * sr), busy_events(sr),
+                                min_peak=0.05, silent_gap=slice(int(1.2 * sr), int(1.59 * sr)))
 
 
 @pytest.mark.parametrize("name", ADDITIVE)
-def test_deterministic_and_reset_equals_fresh(name, render_events):
+def test_deterministic_and_reset_equals_fresh(name):
     sr = 22050
-    n = int(2.6 * sr)
-    events = busy_events(sr)
     kw = INVARIANCE_PARAMS[name]
-    a = render_events(make(name, sr, voices=4, **kw), n, events)
-    assert np.array_equal(a, render_events(make(name, sr, voices=4, **kw), n, events))
-    inst = make(name, sr, voices=4, **kw)
-    render_events(inst, n // 2, events[:6])
-    inst.reset()
-    assert inst.is_silent
-    np.testing.assert_allclose(render_events(inst, n, events), a, rtol=0, atol=1e-12)
+    check_deterministic_and_reset(lambda: make(name, sr, voices=4, **kw), int(2.6 * sr), busy_events(sr))
 
 
 @pytest.mark.parametrize("name", ADDITIVE)
@@ -98,13 +83,7 @@ def test_finite_output_at_parameter_extremes(name, corner):
     cls = REGISTRY[name]
     params = {p.name: (p.choices[0 if corner == "low" else -1] if p.choices else
                        (p.low if corner == "low" else p.high)) for p in cls.PARAMS}
-    inst = cls(22050, params=params, rng=np.random.default_rng(0))
-    for i, p in enumerate([21, 45, 69, 93, 108]):
-        inst.note_on(i, p, 1.0)
-    y = inst.process(8000)
-    for i in range(5):
-        inst.note_off(i)
-    y = np.concatenate([y, inst.process(8000)], axis=1)
+    y = chord_then_release(cls(22050, params=params, rng=np.random.default_rng(0)))
     assert np.all(np.isfinite(y)) and np.abs(y).max() < 4.0
 
 

@@ -11,8 +11,8 @@ from symphony.instruments.bass import AMP_RELEASE_MS, AcidBass
 from symphony.dsp.base import midi_to_hz
 from tests.conftest import SEED
 from tests.instruments.conftest import _render_events
+from tests.instruments.conftest import SPLITS
 
-SPLITS = [1, 64, 65, 512, 8193]
 
 
 def play(events, n, *, sample_rate=44100, splits=None, skip_silent=False, **params):

@@ -11,7 +11,8 @@ import scipy.signal
 from symphony.instruments import REGISTRY
 from symphony.instruments.drone import (BEAT_LEVEL, MIN_RELEASE_MS, SubDrone, drone_kernel)
 from symphony.instruments.fm import SINE_TABLE
-from tests.instruments.test_ensemble import CLICK_LIMIT, SPLITS, busy_events, fundamental_hz
+from tests.instruments.conftest import SPLITS, chord_then_release
+from tests.instruments.test_ensemble import CLICK_LIMIT, busy_events, fundamental_hz
 from tests.instruments.test_fm import harmonic_db, table_sin
 
 #: A plain sine: no beating, breathing, saw or saturation.
@@ -234,12 +235,7 @@ def test_finite_output_at_parameter_extremes(corner):
     params = {p.name: (p.low if corner == "low" else p.high) for p in SubDrone.PARAMS}
     params["attack_ms"] = params["release_ms"] = 0.0 if corner == "low" else 500.0
     inst = SubDrone(22050, params=params, rng=np.random.default_rng(0))
-    for i, p in enumerate([12, 24, 36, 60, 108]):
-        inst.note_on(i, p, 1.0)
-    y = inst.process(8000)
-    for i in range(5):
-        inst.note_off(i)
-    y = np.concatenate([y, inst.process(20000)], axis=1)
+    y = chord_then_release(inst, (12, 24, 36, 60, 108), tail=20000)
     assert np.all(np.isfinite(y))
     assert np.abs(y).max() < 1.5
     assert inst.is_silent

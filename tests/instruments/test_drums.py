@@ -13,8 +13,8 @@ from symphony.instruments import drums as D
 from symphony.instruments.drums import (ATTACK_MS, DRUM_VOICES, EPS, GM_KEYS, DrumMachine,
                                         _soft_clip, _sin2pi)
 from tests.conftest import SEED
+from tests.instruments.conftest import SPLITS
 
-SPLITS = [1, 64, 65, 512, 8193]
 
 
 def hit(voice, *, sample_rate=44100, seconds=1.0, pitch=60.0, velocity=1.0, **params):

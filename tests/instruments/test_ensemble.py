@@ -15,9 +15,9 @@ import pytest
 from symphony.instruments import REGISTRY
 from symphony.instruments.ensemble import EnsembleChorus, StringEnsemble, _CHORUS_CONTROL
 from symphony.instruments.poly import PolyInstrument
+from tests.instruments.conftest import check_block_size_invariance, check_deterministic_and_reset, chord_then_release
 
 POLY = ["string_ensemble", "poly_lead", "brass_section"]
-SPLITS = [1, 64, 65, 512, 8193]
 #: Click detector threshold (see conftest ``click_ratio``: steady sound ~1-3, a hard gate > 20).
 CLICK_LIMIT = 8.0
 
@@ -64,35 +64,17 @@ INVARIANCE_PARAMS = {
 
 
 @pytest.mark.parametrize("name", POLY)
-def test_block_size_invariance_with_events_and_steals(name, render_events):
+def test_block_size_invariance_with_events_and_steals(name):
     sr = 22050
-    n = int(2.6 * sr)
-    events = busy_events(sr)
     kw = dict(release_ms=150.0, **INVARIANCE_PARAMS[name])
-    ref = render_events(make(name, sr, voices=4, **kw), n, events)
-    split = render_events(make(name, sr, voices=4, **kw), n, events, splits=SPLITS)
-    skipped = render_events(make(name, sr, voices=4, **kw), n, events, splits=[700, 33],
-                            skip_silent=True)
-    assert np.abs(ref).max() > 0.05
-    # the silent gap really is silent (so skipping it is exercised)
-    assert np.all(ref[:, int(1.2 * sr):int(1.59 * sr)] == 0.0)
-    np.testing.assert_allclose(split, ref, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(skipped, ref, rtol=0, atol=1e-12)
+    check_block_size_invariance(lambda: make(name, sr, voices=4, **kw), int(2.6 * sr), busy_events(sr),
+                                min_peak=0.05, silent_gap=slice(int(1.2 * sr), int(1.59 * sr)))
 
 
 @pytest.mark.parametrize("name", POLY)
-def test_deterministic_and_reset_equals_fresh(name, render_events):
+def test_deterministic_and_reset_equals_fresh(name):
     sr = 22050
-    n = int(2.6 * sr)
-    events = busy_events(sr)
-    a = render_events(make(name, sr, voices=4), n, events)
-    b = render_events(make(name, sr, voices=4), n, events)
-    assert np.array_equal(a, b)
-    inst = make(name, sr, voices=4)
-    render_events(inst, n // 2, events[:6])
-    inst.reset()
-    assert inst.is_silent
-    np.testing.assert_allclose(render_events(inst, n, events), a, rtol=0, atol=1e-12)
+    check_deterministic_and_reset(lambda: make(name, sr, voices=4), int(2.6 * sr), busy_events(sr))
 
 
 @pytest.mark.parametrize("name", POLY)
@@ -125,13 +107,7 @@ def test_finite_output_at_parameter_extremes(name, corner):
     cls = REGISTRY[name]
     params = {p.name: (p.choices[-1] if p.choices else (p.low if corner == "low" else p.high))
               for p in cls.PARAMS}
-    inst = cls(22050, params=params, rng=np.random.default_rng(0))
-    for i, p in enumerate([21, 45, 69, 93, 108]):
-        inst.note_on(i, p, 1.0)
-    y = inst.process(8000)
-    for i in range(5):
-        inst.note_off(i)
-    y = np.concatenate([y, inst.process(8000)], axis=1)
+    y = chord_then_release(cls(22050, params=params, rng=np.random.default_rng(0)))
     assert np.all(np.isfinite(y))
     assert np.abs(y).max() < 4.0
 

@@ -13,7 +13,8 @@ from symphony.errors import ParameterError
 from symphony.instruments import REGISTRY
 from symphony.instruments.fm import (ALGORITHMS, FEEDBACK_MAX, PRESETS, SINE_TABLE, FmSynth,
                                      algorithm_arrays, fm_kernel)
-from tests.instruments.test_ensemble import CLICK_LIMIT, SPLITS, busy_events, fundamental_hz
+from tests.instruments.conftest import SPLITS, chord_then_release
+from tests.instruments.test_ensemble import CLICK_LIMIT, busy_events, fundamental_hz
 
 NAME = "fm_synth"
 
@@ -360,13 +361,7 @@ def test_silent_without_notes_and_after_release():
 def test_finite_output_at_parameter_extremes(preset, corner):
     params = {p.name: (p.low if corner == "low" else p.high) for p in FmSynth.PARAMS if not p.choices}
     params["preset"] = preset
-    inst = FmSynth(22050, params=params, rng=np.random.default_rng(0))
-    for i, p in enumerate([21, 45, 69, 93, 108]):
-        inst.note_on(i, p, 1.0)
-    y = inst.process(8000)
-    for i in range(5):
-        inst.note_off(i)
-    y = np.concatenate([y, inst.process(8000)], axis=1)
+    y = chord_then_release(FmSynth(22050, params=params, rng=np.random.default_rng(0)))
     assert np.all(np.isfinite(y))
     assert np.abs(y).max() < 2.0
 

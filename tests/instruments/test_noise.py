@@ -13,6 +13,7 @@ from symphony.instruments import REGISTRY
 from symphony.instruments import noise
 from symphony.instruments import risers
 from symphony.instruments.noise import NoiseTexture, TEXTURES
+from tests.instruments.conftest import check_block_size_invariance, check_deterministic_and_reset, chord_then_release
 
 assert risers.Riser.NAME == "riser"  # importing the module registers it
 
@@ -64,17 +65,10 @@ def busy_events(sample_rate):
 
 
 @pytest.mark.parametrize("key", CONFIGS)
-def test_block_size_invariance_and_skipping_silence(key, render_events):
+def test_block_size_invariance_and_skipping_silence(key):
     sr = 22050
-    n = int(2.2 * sr)
-    events = busy_events(sr)
-    ref = render_events(make_config(key, sr, voices=4), n, events)
-    split = render_events(make_config(key, sr, voices=4), n, events, splits=SPLITS)
-    skipped = render_events(make_config(key, sr, voices=4), n, events, splits=[700, 33], skip_silent=True)
-    assert np.abs(ref).max() > 0.02
-    assert np.all(ref[:, int(0.8 * sr):int(1.19 * sr)] == 0.0)  # the gap is silent: skipping is exercised
-    np.testing.assert_allclose(split, ref, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(skipped, ref, rtol=0, atol=1e-12)
+    check_block_size_invariance(lambda: make_config(key, sr, voices=4), int(2.2 * sr), busy_events(sr),
+                                min_peak=0.02, silent_gap=slice(int(0.8 * sr), int(1.19 * sr)))
 
 
 @pytest.mark.parametrize("key", CONFIGS)
@@ -82,16 +76,9 @@ def test_deterministic_seeded_and_reset_equals_fresh(key, render_events):
     sr = 22050
     n = int(2.2 * sr)
     events = busy_events(sr)
-    a = render_events(make_config(key, sr, voices=4), n, events)
-    b = render_events(make_config(key, sr, voices=4), n, events)
-    assert np.array_equal(a, b)
+    a = check_deterministic_and_reset(lambda: make_config(key, sr, voices=4), n, events)
     c = render_events(make_config(key, sr, voices=4, seed=1), n, events)
     assert np.sqrt(np.mean((a - c) ** 2)) > 0.3 * np.sqrt(np.mean(a ** 2))  # another seed, other noise
-    inst = make_config(key, sr, voices=4)
-    render_events(inst, n // 2, events[:6])
-    inst.reset()
-    assert inst.is_silent
-    np.testing.assert_allclose(render_events(inst, n, events), a, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("key", CONFIGS)
@@ -114,13 +101,7 @@ def test_finite_at_parameter_extremes(key, corner):
     cls = REGISTRY[name]
     values = {p.name: (p.low if corner == "low" else p.high) for p in cls.PARAMS if not p.choices}
     values.update({k: v for k, v in params.items() if isinstance(v, str)})
-    inst = cls(22050, params=values, rng=np.random.default_rng(0))
-    for i, p in enumerate([21, 45, 69, 93, 108]):
-        inst.note_on(i, p, 1.0)
-    y = inst.process(8000)
-    for i in range(5):
-        inst.note_off(i)
-    y = np.concatenate([y, inst.process(8000)], axis=1)
+    y = chord_then_release(cls(22050, params=values, rng=np.random.default_rng(0)))
     assert np.all(np.isfinite(y))
     assert np.abs(y).max() < 4.0
 

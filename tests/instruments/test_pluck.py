@@ -12,6 +12,7 @@ from symphony.instruments import REGISTRY
 from symphony.instruments import pluck as P
 from symphony.instruments.pluck import BODIES, Pluck, allpass_coefficient, loop_design
 from tests.conftest import SEED
+from tests.instruments.conftest import chord_then_release
 
 SPLITS = [1, 64, 65, 512, 8193]
 CLICK_LIMIT = 8.0
@@ -277,13 +278,8 @@ def test_silent_without_notes_and_registered():
 @pytest.mark.parametrize("body", list(BODIES))
 def test_finite_and_bounded_at_parameter_extremes(corner, body):
     params = {p.name: (p.low if corner == "low" else p.high) for p in Pluck.PARAMS if not p.choices}
-    inst = make(22050, body=body, **params)
-    for i, p in enumerate([12, 21, 45, 69, 93, 108, 127]):
-        inst.note_on(i, p, 1.0)
-    y = inst.process(6000)
-    for i in range(7):
-        inst.note_off(i)
-    y = np.concatenate([y, inst.process(6000)], axis=1)
+    y = chord_then_release(make(22050, body=body, **params), (12, 21, 45, 69, 93, 108, 127), hold=6000,
+                           tail=6000)
     assert np.all(np.isfinite(y)) and np.abs(y).max() < 2.0
 
 
