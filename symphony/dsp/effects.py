@@ -23,7 +23,7 @@ import numpy as np
 
 from symphony.dsp.base import Processor, check_sample_rate
 from symphony.dsp.filters import BIQUAD_KINDS, rbj_coefficients
-from symphony.dsp.linear import firwin_kaiser
+from symphony.dsp.linear import firwin_kaiser, sos_cascade
 from symphony.dsp.loudness import _TP_TAPS
 from symphony.dsp.reverb import Reverb
 from symphony.errors import ParameterError
@@ -284,54 +284,91 @@ def _antideriv(x, mode):  # pragma: no cover
     return _logcosh(x + _TUBE_BIAS) - x * math.tanh(_TUBE_BIAS)
 
 
-@numba.njit(cache=True)
-def _saturation_kernel(x, out, taps, dec, drive, mode, hist, os_hist, os_pos, x_prev):  # pragma: no cover
-    """4x oversampled ADAA waveshaper.
+#: Frames per tile of the saturation kernel (its scratch arrays hold one tile).
+_SAT_TILE = 256
+#: Frames of oversampled history per polyphase branch the decimator reaches back.
+_SAT_VHIST = (_DEC_TAPS.size + 3) // 4
 
-    Upsampling: polyphase interpolator ``taps`` (4, m + 1) over ``hist`` (channels, m)
-    of past inputs. The shaped 4x stream (ring ``os_hist``) goes through the decimation
-    low-pass ``dec`` (odd length, unit DC gain) and is decimated by 4 at phase 0.
+
+@numba.njit(cache=True)
+def _saturation_kernel(x, out, taps, dec, drive, mode, ext, vbuf, x_prev, u_t, dc_r, dc_z):  # pragma: no cover
+    """4x oversampled ADAA waveshaper followed by the DC blocker, a tile of frames at a time.
+
+    Upsampling: polyphase interpolator ``taps`` (4, m + 1); ``ext[c, :m]`` holds the last m
+    inputs in time order, the tile is copied after them. The shaped 4x stream ``v`` is kept
+    per branch in ``vbuf[c, k, :]`` (``_SAT_VHIST`` frames of history, then the tile) and
+    decimated by 4 at phase 0 through ``dec`` (odd length, unit DC gain). The DC blocker is
+    ``scipy.signal.lfilter([1, -1], [1, -dc_r])`` (direct form II transposed, state ``dc_z``).
+
+    Both FIRs run tap by tap over the tile (``acc[i] += w_j * x[i - j]``, ``j`` outer): each
+    output still adds its products in the order ``j = 0, 1, ...``, so the values are those of
+    the per-sample loop, but the inner loops have no dependency between frames and vectorize.
+    ``u_t`` (4, ``_SAT_TILE``) is scratch.
     """
     n_ph, n_t = taps.shape
     m = n_t - 1
-    L = os_hist.shape[1] // 2  # mirrored ring: value i lives at i and i + L
     n_dec = dec.shape[0]
+    hv = vbuf.shape[2] - _SAT_TILE
+    n = x.shape[1]
+    acc = np.empty(_SAT_TILE)
     for c in range(x.shape[0]):
-        pos = os_pos[c]
         xp = x_prev[c]
         fp = _antideriv(xp, mode)
-        for t in range(x.shape[1]):
-            x0 = x[c, t]
-            start = pos
+        e = ext[c]
+        z = dc_z[c]
+        for lo in range(0, n, _SAT_TILE):
+            w = min(_SAT_TILE, n - lo)
+            for i in range(w):
+                e[m + i] = x[c, lo + i]
+            # u[4 t + k] = sum_j taps[k, j] x[t - j]
             for k in range(n_ph):
-                # u[4n + k] = sum_j taps[k, j] x[n - j];  hist[c, j - 1] = x[n - j]
-                acc = taps[k, 0] * x0
+                t0 = taps[k, 0]
+                for i in range(w):
+                    acc[i] = t0 * e[m + i]
                 for j in range(1, n_t):
-                    acc += taps[k, j] * hist[c, j - 1]
-                u = acc * drive
-                fu = _antideriv(u, mode)
-                dx = u - xp
-                if abs(dx) > 1e-9:
-                    v = (fu - fp) / dx
-                else:
-                    v = _shape(0.5 * (u + xp), mode)
-                xp = u
-                fp = fu
-                os_hist[c, pos] = v
-                os_hist[c, pos + L] = v
-                pos += 1
-                if pos == L:
-                    pos = 0
-            for j in range(m - 1, 0, -1):
-                hist[c, j] = hist[c, j - 1]
-            hist[c, 0] = x0
-            # decimate at phase 0: y[n] = sum_i dec[i] v[4n - i]  (contiguous window)
-            acc = 0.0
-            top = start + L
-            for i in range(n_dec):
-                acc += dec[i] * os_hist[c, top - i]
-            out[c, t] = acc
-        os_pos[c] = pos
+                    tj = taps[k, j]
+                    src = e[m - j:m - j + w]  # a view: plain indices let LLVM vectorize
+                    for i in range(w):
+                        acc[i] += tj * src[i]
+                for i in range(w):
+                    u_t[k, i] = acc[i] * drive
+            # first-order ADAA in stream order: v = (F(u) - F(u_prev)) / (u - u_prev)
+            for i in range(w):
+                for k in range(n_ph):
+                    u = u_t[k, i]
+                    fu = _antideriv(u, mode)
+                    dx = u - xp
+                    if abs(dx) > 1e-9:
+                        v = (fu - fp) / dx
+                    else:
+                        v = _shape(0.5 * (u + xp), mode)
+                    xp = u
+                    fp = fu
+                    vbuf[c, k, hv + i] = v
+            # y[t] = sum_d dec[d] v[4 t - d]: v[4 t - 4 q - r] is branch (4 - r) % 4 at frame
+            # t - q - (r > 0)
+            o = out[c, lo:lo + w]
+            for i in range(w):
+                o[i] = 0.0
+            for d in range(n_dec):
+                q = d // n_ph
+                r = d - q * n_ph
+                back = q + 1 if r > 0 else q
+                cd = dec[d]
+                src = vbuf[c, (n_ph - r) % n_ph, hv - back:hv - back + w]
+                for i in range(w):
+                    o[i] += cd * src[i]
+            for j in range(m):
+                e[j] = e[w + j]
+            for k in range(n_ph):
+                for j in range(hv):
+                    vbuf[c, k, j] = vbuf[c, k, w + j]
+            for i in range(w):  # DC blocker: y = x + z; z = -x + r y
+                xi = o[i]
+                yi = xi + z
+                z = xi * -1.0 - yi * -dc_r
+                o[i] = yi
+        dc_z[c] = z
         x_prev[c] = xp
 
 
@@ -366,28 +403,23 @@ class Saturation(_ParamProcessor):
         self._drive = 10.0 ** (v["drive_db"] / 20.0)
         self._mode = _SAT_MODES.index(v["mode"])
         self._out_gain = 10.0 ** (v["output_db"] / 20.0)
-        r = 1.0 - 2.0 * math.pi * 10.0 / self.sample_rate
-        self._dc_b = np.array([1.0, -1.0])
-        self._dc_a = np.array([1.0, -r])
+        self._dc_r = 1.0 - 2.0 * math.pi * 10.0 / self.sample_rate
 
     def reset(self) -> None:
         m = _TP_TAPS.shape[1] - 1
-        self._hist = np.zeros((2, m))
-        self._os_hist = np.zeros((2, 2 * _pow2_at_least(_DEC_TAPS.size + 8)))
-        self._os_pos = np.zeros(2, dtype=np.int64)
+        self._ext = np.zeros((2, m + _SAT_TILE))
+        self._vbuf = np.zeros((2, _TP_TAPS.shape[0], _SAT_VHIST + _SAT_TILE))
+        self._u = np.empty((_TP_TAPS.shape[0], _SAT_TILE))
         self._x_prev = np.zeros(2)
-        self._dc_zi = np.zeros((2, 1))
+        self._dc_z = np.zeros(2)
         self._dry = np.zeros((2, self.latency_frames))
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """``(2, n) -> (2, n)`` (delayed by ``latency_frames``)."""
         x = self._check_stereo(x)
         wet = np.empty_like(x)
-        _saturation_kernel(x, wet, _TP_TAPS, _DEC_TAPS, self._drive, self._mode, self._hist, self._os_hist,
-                           self._os_pos, self._x_prev)
-        import scipy.signal  # lazy: ~1 s of CPU at start-up
-
-        wet, self._dc_zi = scipy.signal.lfilter(self._dc_b, self._dc_a, wet, axis=-1, zi=self._dc_zi)
+        _saturation_kernel(x, wet, _TP_TAPS, _DEC_TAPS, self._drive, self._mode, self._ext, self._vbuf,
+                           self._x_prev, self._u, self._dc_r, self._dc_z)
         wet *= self._out_gain
         mix = self._values["mix"]
         if mix >= 1.0:
@@ -520,10 +552,7 @@ class ParametricEq(_ParamProcessor):
     def process(self, x: np.ndarray) -> np.ndarray:
         """``(2, n) -> (2, n)``."""
         x = self._check_stereo(x)
-        import scipy.signal  # lazy: ~1 s of CPU at start-up
-
-        y, self._zi = scipy.signal.sosfilt(self._sos, x, axis=-1, zi=self._zi)
-        return y
+        return sos_cascade(self._sos, x, self._zi)  # = scipy.signal.sosfilt, bit for bit
 
 
 EFFECTS: Mapping[str, type] = MappingProxyType({

@@ -15,8 +15,10 @@ from symphony.dsp.effects import (
     Saturation,
     StereoDelay,
     _antideriv,
-    _saturation_kernel,
     _SAT_MODES,
+    _SAT_TILE,
+    _SAT_VHIST,
+    _saturation_kernel,
     rbj_biquad,
 )
 from symphony.dsp.loudness import _TP_TAPS
@@ -230,14 +232,29 @@ def _saturation_reference(x, drive, mode):
 
 @pytest.mark.parametrize("mode", [0, 2])
 def test_saturation_kernel_matches_reference(mode):
+    # 600 frames: more than two of the kernel's tiles, so the histories cross tile edges
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 600)) * 0.7
+    x[:, 300:340] = 0.25  # a constant stretch takes the ADAA's u == u_prev branch
     m = _TP_TAPS.shape[1] - 1
     out = np.empty_like(x)
-    _saturation_kernel(x, out, _TP_TAPS, _DEC_TAPS, 3.0, mode, np.zeros((2, m)), np.zeros((2, 512)),
-                       np.zeros(2, dtype=np.int64), np.zeros(2))
+    dc_r = 1.0 - 2.0 * np.pi * 10.0 / 48000
+    _saturation_kernel(x, out, _TP_TAPS, _DEC_TAPS, 3.0, mode, np.zeros((2, m + _SAT_TILE)),
+                       np.zeros((2, 4, _SAT_VHIST + _SAT_TILE)), np.zeros(2), np.empty((4, _SAT_TILE)),
+                       dc_r, np.zeros(2))
     for c in range(2):
-        np.testing.assert_allclose(out[c], _saturation_reference(x[c], 3.0, mode), rtol=0, atol=1e-10)
+        ref = scipy.signal.lfilter([1.0, -1.0], [1.0, -dc_r], _saturation_reference(x[c], 3.0, mode))
+        np.testing.assert_allclose(out[c], ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", _SAT_MODES)
+def test_saturation_blocks_of_any_size_give_the_same_samples(mode):
+    # the kernel works in tiles of _SAT_TILE frames: block edges and tile edges must not show
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3000)) * 0.5
+    whole = Saturation(48000, drive_db=12.0, mode=mode).process(x)
+    split = run_split(Saturation(48000, drive_db=12.0, mode=mode), x, sizes=(1, 255, 256, 257, 700, 1))
+    np.testing.assert_array_equal(split, whole)
 
 
 # --------------------------------------------------------------------------- bit crusher
@@ -305,6 +322,15 @@ def test_eq_three_band_params_and_flat_default():
     with pytest.raises(ParameterError, match="kind"):
         ParametricEq(48000, bands=[("wobble", 100.0, 1.0, 1.0)])
 
+
+
+def test_eq_equals_scipy_sosfilt_across_blocks():
+    # the EQ runs through dsp.linear.sos_cascade, which must equal scipy's sosfilt bit for bit
+    x = np.random.default_rng(3).standard_normal((2, 5000))
+    bands = [("lowshelf", 100.0, 6.0, 0.7071), ("peak", 1000.0, -9.0, 2.0), ("highpass", 30.0, 0.0, 0.7071)]
+    eq = ParametricEq(48000, bands=bands)
+    expected = scipy.signal.sosfilt(eq._sos, x, axis=-1)
+    np.testing.assert_array_equal(run_split(eq, x), expected)
 
 def test_delay_time_change_glides_without_clicks():
     # a steady sine through the delay; halving time_ms mid-stream must not jump the output
