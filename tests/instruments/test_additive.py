@@ -596,3 +596,12 @@ def test_breath_kernel_matches_reference():
     w0 = 2 * sr * math.tan(math.pi * fc / sr)
     b, a = scipy.signal.bilinear([0, bw / fc * w0, 0], [1, bw / fc * w0, w0 ** 2], fs=sr)
     np.testing.assert_allclose(out, scipy.signal.lfilter(b, a, x), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 44100, 48000, 88200, 96000, 32000])
+def test_click_band_table_is_scipys_butterworth(sample_rate):
+    # the key-click filter is tabulated per supported rate so an organ need not import
+    # scipy.signal; the table must be scipy's design bit for bit (32000 Hz: designed on the fly)
+    lo, hi = organ_mod._CLICK_BAND_HZ[0], min(organ_mod._CLICK_BAND_HZ[1], 0.4 * sample_rate)
+    expected = scipy.signal.butter(2, [lo, hi], btype="bandpass", fs=sample_rate, output="sos")
+    np.testing.assert_array_equal(organ_mod.click_band_sos(sample_rate), expected)
