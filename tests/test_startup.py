@@ -75,6 +75,37 @@ def test_fingerprint_imported_only_when_asked(tmp_path: Path, plain_render: set[
     assert not _loaded(modules, "symphony.live") and not _loaded(modules, "pyo")
 
 
+#: Builds every shipped score's orchestra, runs two blocks of it, every bus effect and the
+#: master chain once, then prints the loaded modules (as DRIVER).
+SCORES_DRIVER = """
+import json, sys
+import numpy as np
+from symphony.api import load_score
+from symphony.conductor import Conductor
+for path in sys.argv[1:]:
+    c = Conductor(load_score(path))
+    for _ in c.blocks(4096, end_frame=8192):
+        pass
+    for bus in c.orchestra.buses:
+        bus.process(np.full((2, 512), 0.1), 0)
+    c.master_chain().process(np.full((2, 512), 0.1))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_no_shipped_score_imports_scipy_signal() -> None:
+    """Every instrument and effect the album uses builds and runs without scipy.signal
+    (a plain render of SMALL_SCORE does not reach the organ or the saturation bus)."""
+    scores = sorted(str(p) for p in (REPO / "scores").glob("*.toml"))
+    assert len(scores) >= 6
+    proc = subprocess.run([sys.executable, "-c", SCORES_DRIVER, *scores], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert _loaded(modules, "symphony.instruments.organ") and _loaded(modules, "symphony.dsp.effects")
+    assert not _loaded(modules, "scipy.signal")
+
+
 @pytest.mark.parametrize(("numtaps", "cutoff", "beta"),
                          [(97, 0.25, 8.0), (193, 0.21, 8.0), (63, 0.1, 5.0), (255, 0.45, 12.0), (31, 0.5, 0.0)])
 def test_firwin_kaiser_equals_scipy(numtaps: int, cutoff: float, beta: float) -> None:
