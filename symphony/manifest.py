@@ -169,13 +169,17 @@ def render_manifest(score, audio_tmp: Path, out_path: Path, settings, summary, *
                     seed: int, target_lufs: float | None, fingerprint_name: str | None = None,
                     stems: list[tuple[Path, Path]] | None = None,
                     click: tuple[Path, Path] | None = None) -> dict[str, Any]:
-    """The manifest of one render (the audio is read from ``audio_tmp``, named ``out_path``).
+    """The manifest of one render (the audio as written to ``audio_tmp``, named ``out_path``).
+
+    The figures come from ``summary.measured`` (taken while the render wrote the file) or,
+    without them, from reading ``audio_tmp``; both give the same digits.
 
     ``stems`` pairs (file as written, final path) for ``--stems``; ``click`` the same pair for
     the click track of ``--click``.
     """
     options = dataclasses.asdict(settings)
-    measured = measure_audio(audio_tmp)
+    # the render measured the file while writing it, as a reader decodes it (render._OutputMeter)
+    measured = dict(getattr(summary, "measured", None) or measure_audio(audio_tmp))
     samples_sha256 = measured.pop("samples_sha256")
     return {
         "manifest_version": MANIFEST_VERSION,

@@ -7,9 +7,16 @@ leaves no partial file and the previous render intact.
 
 With a loudness target the render takes two passes: pass 1 writes the pre-master mix (and
 stems) to temporary float files while measuring its integrated loudness (ITU-R BS.1770);
-pass 2 applies the gain, the true-peak limiter and the output format. Limiting lowers the
-loudness a little, so pass 2 repeats with a corrected gain until the output is within
-``LUFS_TOLERANCE_LU`` of the target.
+pass 2 applies the gain and the true-peak limiter and measures the limited output's loudness.
+Limiting lowers the loudness a little, so pass 2 repeats with a corrected gain (a secant step
+on the measured loudness-versus-gain curve) until the output is within
+``LUFS_TOLERANCE_LU`` of the target; these measuring passes write nothing. A last pass
+writes the output format with the gain found.
+
+The file's figures (sample and true peak, loudness, loudness range, the sha256 of the decoded
+samples) are measured while it is written, on the samples exactly as a reader decodes them
+and in a reader's blocks (:class:`_OutputMeter`), so they equal ``symphony measure``'s to the
+last digit and the manifest need not read the file again.
 """
 
 from __future__ import annotations
@@ -124,9 +131,13 @@ class RenderSummary:
     content_hash: str
     stems: list[str] = field(default_factory=list)
     click: str | None = None  # the click track's path (render --click)
+    #: The written file as a reader decodes it: ``symphony.manifest.measure_audio``'s dict.
+    measured: dict | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        fields = asdict(self)
+        fields.pop("measured")
+        return json.dumps(fields, indent=2)
 
     def format(self) -> str:
         """The human summary printed at the end of a render."""
@@ -223,6 +234,62 @@ class _Quantizer:
         q = np.clip(np.round(frames * scale), -8388608, 8388607).astype(np.int32)
         return q << 8
 
+
+
+class _OutputMeter:
+    """Meters and hashes the written samples as a reader decodes them, in a reader's blocks.
+
+    ``add(q)`` takes what :class:`_Quantizer` hands to soundfile; the decoded values are
+    those libsndfile returns as float64 (16 bit: ``q / 2**15``; 24 bit, carried as
+    ``q << 8`` in int32: ``q / 2**31``; 32 bit: the float32 values), and they reach the
+    meter in blocks of ``READ_BLOCK`` frames from the file's start, as
+    :func:`symphony.measure.stereo_blocks` reads them. So :meth:`measured` equals
+    :func:`symphony.manifest.measure_audio` of the file to the last digit
+    (tests/render/test_output_meter.py checks it for every depth and format).
+    """
+
+    def __init__(self, sample_rate: int, bits: int) -> None:
+        self.sample_rate = sample_rate
+        self.meter = LoudnessMeter(sample_rate, channels=2)
+        self._sha = hashlib.sha256()
+        self._scale = {16: 2.0 ** -15, 24: 2.0 ** -31, 32: None}[bits]
+        self._buf = np.empty((2, READ_BLOCK))
+        self._fill = 0
+        self.n_frames = 0
+
+    def add(self, q: np.ndarray) -> None:
+        """Add ``(n, 2)`` frames as written."""
+        pos, n = 0, q.shape[0]
+        while pos < n:
+            take = min(READ_BLOCK - self._fill, n - pos)
+            dst = self._buf[:, self._fill:self._fill + take]
+            src = q[pos:pos + take].T
+            if self._scale is None:
+                dst[...] = src
+            else:
+                np.multiply(src, self._scale, out=dst)
+            self._fill += take
+            pos += take
+            if self._fill == READ_BLOCK:
+                self._flush()
+        self.n_frames += n
+
+    def _flush(self) -> None:
+        if self._fill:
+            x = self._buf if self._fill == READ_BLOCK else np.ascontiguousarray(self._buf[:, :self._fill])
+            self.meter.process(x)
+            self._sha.update(np.ascontiguousarray(x.T, dtype="<f8"))
+            self._fill = 0
+
+    def measured(self) -> dict:
+        """The file's figures, in the form of :func:`symphony.manifest.measure_audio`."""
+        self._flush()
+        m = self.meter
+        m.flush_true_peak()
+        return {"sample_rate": int(self.sample_rate), "n_frames": int(self.n_frames),
+                "duration_seconds": self.n_frames / self.sample_rate, "peak_dbfs": m.sample_peak_dbfs(),
+                "true_peak_dbtp": m.true_peak_dbtp(), "integrated_lufs": m.integrated_lufs(),
+                "loudness_range_lu": m.loudness_range_lu(), "samples_sha256": self._sha.hexdigest()}
 
 class _AtomicFiles:
     """Temporary files and folders that replace their targets only on ``commit()``."""
@@ -420,7 +487,7 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
         tmp = files.temp_for(out_path)
         stem_tmp_dir = files.temp_for(stems_dir, is_dir=True) if settings.stems else None
         chain = conductor.master_chain()
-        meter = LoudnessMeter(sample_rate, channels=2)
+        meter = _OutputMeter(sample_rate, settings.bits)
         with _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out, \
                 _StemWriters(stem_tmp_dir, stem_names, sample_rate, settings, title, comment) as stems:
             skip = chain.latency_frames
@@ -466,31 +533,38 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
                           f"{target_lufs} LUFS; render without --lufs")
     gain_db = target_lufs - measured
 
-    # Pass 2: gain -> limiter -> output, repeated until the output loudness is on target.
-    tmp = files.temp_for(out_path)
+    # Pass 2: gain -> limiter -> loudness, repeated until the output loudness is on target;
+    # then one pass that writes the output with that gain.
+    chain = conductor.master_chain()
+    tried: list[tuple[float, float]] = []  # (gain dB, output LUFS) per measuring pass
     for attempt in range(MAX_LOUDNESS_PASSES):
-        meter = LoudnessMeter(sample_rate, channels=2)
-        chain = conductor.master_chain()
-        chain.gain = float(db_to_gain(gain_db))
-        with sf.SoundFile(scratch_mix, "r") as pre, \
-                _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out:
-            skip = chain.latency_frames
-            for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
-                _check_stop()
-                y = chain.process(np.ascontiguousarray(x.T))
-                if skip:
-                    cut = min(skip, y.shape[1])
-                    y, skip = y[:, cut:], skip - cut
-                _emit(y, out, meter, quantize)
-            tail = chain.process(np.zeros((2, chain.latency_frames)))
-            _emit(tail[:, skip:], out, meter, quantize)
-        error = target_lufs - meter.integrated_lufs()
+        lufs = _limited_loudness(chain, scratch_mix, gain_db, sample_rate)
+        tried.append((gain_db, lufs))
         if progress:
             progress(f"loudness pass {attempt + 1}", total, total)
-        if abs(error) <= LUFS_TOLERANCE_LU:
+        if abs(target_lufs - lufs) <= LUFS_TOLERANCE_LU:
             break
-        gain_db += error
-        quantize.rng = np.random.default_rng([seed, 0x5EED])  # same dither on every pass
+        gain_db = next_loudness_gain(tried, target_lufs)
+    else:
+        gain_db = min(tried, key=lambda t: abs(target_lufs - t[1]))[0]  # the closest one measured
+    tmp = files.temp_for(out_path)
+    meter = _OutputMeter(sample_rate, settings.bits)
+    chain.reset()
+    chain.gain = float(db_to_gain(gain_db))
+    with sf.SoundFile(scratch_mix, "r") as pre, \
+            _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out:
+        skip = chain.latency_frames
+        for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
+            _check_stop()
+            y = chain.process(np.ascontiguousarray(x.T))
+            if skip:
+                cut = min(skip, y.shape[1])
+                y, skip = y[:, cut:], skip - cut
+            _emit(y, out, meter, quantize)
+        tail = chain.process(np.zeros((2, chain.latency_frames)))
+        _emit(tail[:, skip:], out, meter, quantize)
+    if progress:
+        progress("write", total, total)
     norm = float(db_to_gain(gain_db))
     stem_paths = []
     if settings.stems:
@@ -508,10 +582,48 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
     return summary
 
 
-def _emit(y: np.ndarray, out: sf.SoundFile, meter: LoudnessMeter, quantize: _Quantizer) -> None:
+def _limited_loudness(chain, scratch_mix: Path, gain_db: float, sample_rate: int) -> float:
+    """Integrated loudness of the pre-master mix through ``chain`` (reset) at ``gain_db``."""
+    chain.reset()
+    chain.gain = float(db_to_gain(gain_db))
+    meter = LoudnessMeter(sample_rate, channels=2, true_peak=False)
+    with sf.SoundFile(scratch_mix, "r") as pre:
+        skip = chain.latency_frames
+        for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
+            _check_stop()
+            y = chain.process(np.ascontiguousarray(x.T))
+            if skip:
+                cut = min(skip, y.shape[1])
+                y, skip = y[:, cut:], skip - cut
+            if y.shape[1]:
+                meter.process(y)
+    tail = chain.process(np.zeros((2, chain.latency_frames)))
+    meter.process(np.ascontiguousarray(tail[:, skip:]))
+    return meter.integrated_lufs()
+
+
+def next_loudness_gain(tried: list[tuple[float, float]], target_lufs: float) -> float:
+    """The gain (dB) to try next, from the ``(gain dB, output LUFS)`` pairs measured so far.
+
+    One pair: a 1:1 step (the limiter is assumed idle). More: a secant step through the
+    last two, its slope kept in [0.2, 1.2] LU per dB: the limiter only ever takes loudness
+    away, so the output rises by at most about one LU per dB of gain, and by less the
+    harder it works.
+    """
+    g1, l1 = tried[-1]
+    slope = 1.0
+    if len(tried) >= 2:
+        g0, l0 = tried[-2]
+        if abs(g1 - g0) > 1e-9 and np.isfinite(l1 - l0):
+            slope = min(1.2, max(0.2, (l1 - l0) / (g1 - g0)))
+    return g1 + (target_lufs - l1) / slope
+
+
+def _emit(y: np.ndarray, out: sf.SoundFile, meter: _OutputMeter, quantize: _Quantizer) -> None:
     if y.shape[1]:
-        meter.process(y)
-        out.write(quantize(y))
+        q = quantize(y)
+        out.write(q)
+        meter.add(q)
 
 
 class _StemWriters:
@@ -542,15 +654,15 @@ class _StemWriters:
             f.close()
 
 
-def _summary(out_path: Path, sample_rate: int, total: int, meter: LoudnessMeter, gain_db: float,
+def _summary(out_path: Path, sample_rate: int, total: int, meter: _OutputMeter, gain_db: float,
              stems: _StemWriters | None, stems_dir: Path) -> RenderSummary:
-    meter.flush_true_peak()  # the oversampling filter's tail holds the last peaks
+    measured = meter.measured()
     return RenderSummary(
         path=str(out_path), sample_rate=sample_rate, n_frames=total,
-        duration_seconds=total / sample_rate, peak_dbfs=meter.sample_peak_dbfs(),
-        true_peak_dbtp=meter.true_peak_dbtp(), integrated_lufs=meter.integrated_lufs(),
+        duration_seconds=total / sample_rate, peak_dbfs=measured["peak_dbfs"],
+        true_peak_dbtp=measured["true_peak_dbtp"], integrated_lufs=measured["integrated_lufs"],
         gain_db=gain_db, render_seconds=0.0, realtime_factor=0.0, content_hash="",
-        stems=[str(stems_dir / p.name) for p in stems.paths] if stems else [])
+        stems=[str(stems_dir / p.name) for p in stems.paths] if stems else [], measured=measured)
 
 
 class _CallableModule(types.ModuleType):

@@ -141,7 +141,7 @@ def test_a_failure_while_writing_the_manifest_leaves_no_audio(tmp_path, monkeypa
 
     def broken(path):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("symphony.manifest.measure_audio", broken)
+    monkeypatch.setattr("symphony.manifest.file_sha256", broken)  # hashing the written audio fails
     out = tmp_path / "r" / "x.wav"
     from symphony.errors import RenderError
 
