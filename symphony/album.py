@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from symphony.errors import ParameterError, RenderError
-from symphony.render import READ_BLOCK, RenderSettings, RenderSummary, _AtomicFiles, _open_writer
+from symphony.render import READ_BLOCK, RenderSettings, RenderSummary, _AtomicFiles, _open_writer, _OutputMeter
 
 #: Chapter score files are named ``NN-slug.toml`` (01..99).
 CHAPTER_FILE = re.compile(r"^(\d\d)-[A-Za-z0-9._-]+\.toml$")
@@ -82,22 +82,25 @@ def join_album(chapter_files: Sequence[Path], out_path: Path, settings: RenderSe
     gap = np.zeros((int(round(gap_seconds * sample_rate)), 2), dtype=dtype)
     files = _AtomicFiles()
     frames = 0
+    # the manifest's figures, measured on the samples as written (as the render does)
+    meter = _OutputMeter(sample_rate, settings.bits) if settings.manifest else None
     try:
         tmp = files.temp_for(out_path)
         with _open_writer(tmp, sample_rate, settings, title=ALBUM_TITLE,
                           comment="chapters: " + ", ".join(p.name for p in chapter_files)) as out:
             for k, path in enumerate(chapter_files):
-                if k:
-                    out.write(gap)
-                    frames += gap.shape[0]
+                blocks = [gap] if k else []
                 with sf.SoundFile(path) as f:
-                    for block in f.blocks(blocksize=READ_BLOCK, dtype=dtype, always_2d=True):
+                    for block in [*blocks, *f.blocks(blocksize=READ_BLOCK, dtype=dtype, always_2d=True)]:
                         out.write(block)
+                        if meter is not None:
+                            meter.add(block)
                         frames += block.shape[0]
         if settings.manifest:  # album.manifest.json, committed with the album (symphony.manifest)
             from symphony.manifest import add_album_manifest
 
-            add_album_manifest(files, tmp, out_path, chapter_files, settings, gap_seconds=gap_seconds)
+            add_album_manifest(files, tmp, out_path, chapter_files, settings, gap_seconds=gap_seconds,
+                               measured=meter.measured())
         files.commit()
     finally:
         files.cleanup()

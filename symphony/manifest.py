@@ -240,9 +240,10 @@ def add_render_outputs(files, score, out_path: Path, settings, summary, *, sampl
 
 
 def add_album_manifest(files, album_tmp: Path, out_path: Path, chapter_files, settings, *,
-                       gap_seconds: float) -> None:
+                       gap_seconds: float, measured: dict[str, Any] | None = None) -> None:
     """Add the album's manifest to ``files``: its chapters (file, sha256, score, seed from their
-    own manifests when present), the gap, the settings and the measured file."""
+    own manifests when present), the gap, the settings and the measured file (``measured``:
+    :func:`measure_audio`'s figures taken while the album was written; else the file is read)."""
     chapters = []
     for path in map(Path, chapter_files):
         entry: dict[str, Any] = {"file": path.name, "sha256": file_sha256(path)}
@@ -257,7 +258,7 @@ def add_album_manifest(files, album_tmp: Path, out_path: Path, chapter_files, se
             except (OSError, ValueError, AttributeError):
                 pass
         chapters.append(entry)
-    result = measure_audio(album_tmp)
+    result = dict(measured) if measured is not None else measure_audio(album_tmp)
     audio = _audio_entry(album_tmp, out_path, settings.subtype, result.pop("samples_sha256"))
     manifest = {
         "manifest_version": MANIFEST_VERSION,

@@ -18,8 +18,8 @@ from symphony.cli import main
 from symphony.conductor import Conductor
 from symphony.errors import ParameterError
 from symphony.fingerprint import read_fingerprint
-from symphony.manifest import (MANIFEST_VERSION, file_sha256, manifest_path, read_manifest, score_inputs,
-                               to_json)
+from symphony.manifest import (MANIFEST_VERSION, file_sha256, manifest_path, measure_audio, read_manifest,
+                               score_inputs, to_json)
 from symphony.measure import measure_file
 from symphony.render import RenderSettings, render_score
 from tests.conftest import write_score
@@ -172,6 +172,10 @@ def test_album_and_its_chapters_have_manifests(tmp_path):
     assert album["result"]["integrated_lufs"] == pytest.approx(measured.integrated_lufs, abs=1e-9)
     assert album["result"]["true_peak_dbtp"] == pytest.approx(measured.true_peak_dbtp, abs=1e-9)
     assert album["result"]["n_frames"] == sf.info(out / "album.wav").frames
+    # measured while the album was written, yet every digit as reading the file back
+    from_file = measure_audio(out / "album.wav")
+    assert album["audio"]["samples_sha256"] == from_file.pop("samples_sha256")
+    assert album["result"] == from_file
     chapter = json.loads((out / "01-first.manifest.json").read_text())
     assert chapter["settings"]["lufs_target"] == -18.0  # the album target reached the chapter
 
