@@ -235,7 +235,6 @@ class _Quantizer:
         return q << 8
 
 
-
 class _OutputMeter:
     """Meters and hashes the written samples as a reader decodes them, in a reader's blocks.
 
@@ -290,6 +289,7 @@ class _OutputMeter:
                 "duration_seconds": self.n_frames / self.sample_rate, "peak_dbfs": m.sample_peak_dbfs(),
                 "true_peak_dbtp": m.true_peak_dbtp(), "integrated_lufs": m.integrated_lufs(),
                 "loudness_range_lu": m.loudness_range_lu(), "samples_sha256": self._sha.hexdigest()}
+
 
 class _AtomicFiles:
     """Temporary files and folders that replace their targets only on ``commit()``."""
@@ -549,20 +549,9 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
         gain_db = min(tried, key=lambda t: abs(target_lufs - t[1]))[0]  # the closest one measured
     tmp = files.temp_for(out_path)
     meter = _OutputMeter(sample_rate, settings.bits)
-    chain.reset()
-    chain.gain = float(db_to_gain(gain_db))
-    with sf.SoundFile(scratch_mix, "r") as pre, \
-            _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out:
-        skip = chain.latency_frames
-        for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
-            _check_stop()
-            y = chain.process(np.ascontiguousarray(x.T))
-            if skip:
-                cut = min(skip, y.shape[1])
-                y, skip = y[:, cut:], skip - cut
+    with _open_writer(tmp, sample_rate, settings, title=title, comment=comment) as out:
+        for y in _limited(chain, scratch_mix, gain_db):
             _emit(y, out, meter, quantize)
-        tail = chain.process(np.zeros((2, chain.latency_frames)))
-        _emit(tail[:, skip:], out, meter, quantize)
     if progress:
         progress("write", total, total)
     norm = float(db_to_gain(gain_db))
@@ -582,23 +571,29 @@ def _render(conductor: Conductor, score: Score, out_path: Path, settings: Render
     return summary
 
 
-def _limited_loudness(chain, scratch_mix: Path, gain_db: float, sample_rate: int) -> float:
-    """Integrated loudness of the pre-master mix through ``chain`` (reset) at ``gain_db``."""
+def _limited(chain, scratch_mix: Path, gain_db: float):
+    """The pre-master mix through ``chain`` (reset first) at ``gain_db``, in time: the
+    chain's latency cut from the start, its tail flushed at the end (blocks may be empty)."""
     chain.reset()
     chain.gain = float(db_to_gain(gain_db))
-    meter = LoudnessMeter(sample_rate, channels=2, true_peak=False)
+    skip = chain.latency_frames
     with sf.SoundFile(scratch_mix, "r") as pre:
-        skip = chain.latency_frames
         for x in pre.blocks(blocksize=READ_BLOCK, dtype="float64", always_2d=True):
             _check_stop()
             y = chain.process(np.ascontiguousarray(x.T))
             if skip:
                 cut = min(skip, y.shape[1])
                 y, skip = y[:, cut:], skip - cut
-            if y.shape[1]:
-                meter.process(y)
-    tail = chain.process(np.zeros((2, chain.latency_frames)))
-    meter.process(np.ascontiguousarray(tail[:, skip:]))
+            yield y
+    yield chain.process(np.zeros((2, chain.latency_frames)))[:, skip:]
+
+
+def _limited_loudness(chain, scratch_mix: Path, gain_db: float, sample_rate: int) -> float:
+    """Integrated loudness of the pre-master mix through ``chain`` at ``gain_db``."""
+    meter = LoudnessMeter(sample_rate, channels=2, true_peak=False)
+    for y in _limited(chain, scratch_mix, gain_db):
+        if y.shape[1]:
+            meter.process(np.ascontiguousarray(y))
     return meter.integrated_lufs()
 
 
