@@ -39,6 +39,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -77,35 +78,49 @@ def venv_bin(name: str) -> str:
     return str(path) if path.exists() else (shutil.which(name) or name)
 
 
+#: Runs ``argv[2:]`` and writes its wall time, CPU times, peak RSS and exit code to
+#: ``argv[1]``. A child's ``ru_maxrss`` includes the RSS of the process image it replaced at
+#: exec: forked (or vforked) from this benchmark, whose own peak grows to hundreds of MB, every
+#: child would report at least that (a 20 MB Csound showed 106 MB, ``true`` 412 MB). Started
+#: from this small launcher (``python -S``, ~8 MB) instead, the figure is the command's own.
+LAUNCHER = r"""
+import os, sys, time
+t = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t
+with open(sys.argv[1], "w") as f:
+    f.write(repr((wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status))))
+"""
+
+
 def run_measured(cmd: list[str], *, env: dict | None = None, cwd: Path | None = None,
                  timeout: float | None = None) -> dict:
     """Run ``cmd`` as a child process; its wall time, CPU time (user + sys) and peak RSS.
 
-    ``os.wait4`` gives the rusage of this one child (its peak RSS covers the descendants it
-    waited for, e.g. the workers of ``--jobs``), independent of earlier children.
+    The command runs under :data:`LAUNCHER`, which waits for it with ``os.wait4``: the
+    rusage of this one command (its peak RSS covers the descendants it waited for, e.g. the
+    workers of ``--jobs``), independent of earlier commands and of this process's own size.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
-        deadline = None if timeout is None else started + timeout
-        while True:
-            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if deadline is not None and time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, ru = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
+        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, report.name, *map(str, cmd)],
+                                stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the command
+            proc.wait()
+        text = report.read()
+        wall, user, system, maxrss_kb, code = ast.literal_eval(text) if text else (float("nan"), 0.0, 0.0, 0, -9)
+        proc.returncode = code
         out.seek(0)
         err.seek(0)
-        result = {"cmd": " ".join(map(str, cmd)), "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
-                  "user_s": ru.ru_utime, "peak_rss_mb": ru.ru_maxrss / 1024.0, "returncode": proc.returncode,
+        result = {"cmd": " ".join(map(str, cmd)), "wall_s": wall, "cpu_s": user + system,
+                  "user_s": user, "peak_rss_mb": maxrss_kb / 1024.0, "returncode": code,
                   "stdout": out.read().decode(errors="replace"), "stderr": err.read().decode(errors="replace")}
-    if proc.returncode != 0:
-        raise RuntimeError(f"{result['cmd']} failed ({proc.returncode}):\n{result['stderr'][-3000:]}")
+    if code != 0:
+        raise RuntimeError(f"{result['cmd']} failed ({code}):\n{result['stderr'][-3000:]}")
     return result
 
 
