@@ -43,7 +43,7 @@ goldens: setup
 	$(BIN)/symphony fingerprint --update-golden $(SCORE) --golden-dir tests/golden
 
 # Benchmarks (docs/benchmarks.md): symphony vs Csound, album speed, live headroom, memory,
-# parallel render. Installs Csound itself. Slow (1.5-2 hours); BENCH_FLAGS=--quick for a
+# parallel render. Installs Csound itself. Slow (~30 min); BENCH_FLAGS=--quick for a
 # short check. Results: benchmarks/results/latest.json, tables in docs/benchmarks.md.
 BENCH_FLAGS ?=
 .PHONY: bench
