@@ -220,6 +220,9 @@ def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings:
         if not conn.poll(600.0):
             return
         config = conn.recv()  # ("start", sample_rate, chunk_frames) once the audio server is up
+    except (EOFError, OSError):  # the player died before its audio server came up
+        return
+    try:
         if config[0] != "start":
             return
         from symphony.catalog import load
@@ -231,15 +234,16 @@ def _render_process(conn, ring: BlockRing, score_path: str, text: str, settings:
         engine.warm_up()
         feeder = RingFeeder(engine, ring, settings.record)
     except SymphonyError as exc:
-        conn.send(("fatal", exc.format() if isinstance(exc, ScoreError) else f"error: {exc}"))
+        with contextlib.suppress(OSError):  # a player that is gone needs no message
+            conn.send(("fatal", exc.format() if isinstance(exc, ScoreError) else f"error: {exc}"))
         return
     loader = ThreadPoolExecutor(1, thread_name_prefix="symphony-load")
     loading: Future | None = None
     block_seconds = ring.block_size / engine.sample_rate
-    feeder.fill()
-    conn.send(("ready", [s.name for s in score.sections], [p.name for p in score.passages]))
     keep, played = True, None
     try:
+        feeder.fill()
+        conn.send(("ready", [s.name for s in score.sections], [p.name for p in score.passages]))
         while os.getppid() == player_pid:
             timeout = 0.0 if ring.fill_level() < ring.n_slots and not ring.counters[ring.FINISHED] \
                 else block_seconds / 2
