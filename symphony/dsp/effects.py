@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import numba
 import numpy as np
 
-from symphony.dsp.base import Processor, check_sample_rate
+from symphony.dsp.base import DENORMAL_FLOOR, Processor, check_sample_rate
 from symphony.dsp.filters import BIQUAD_KINDS, rbj_coefficients
 from symphony.dsp.linear import firwin_kaiser, sos_cascade
 from symphony.dsp.loudness import _TP_TAPS
@@ -102,7 +102,7 @@ def _delay_kernel(x, out, buf, pos, cur, target, glide, feedback, ping_pong, lp_
             d = a + fr * (b - a)
             # one-pole low-pass y = (1 - a) x + a y1  (damping of each repeat)
             y = (1.0 - lp_a) * d + lp_a * lp_state[c]
-            if abs(y) < 1e-30:
+            if abs(y) < DENORMAL_FLOOR:
                 y = 0.0
             lp_state[c] = y
             out[c, t] = y
