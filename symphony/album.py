@@ -10,6 +10,7 @@ renamed into place only when complete.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -89,9 +90,10 @@ def join_album(chapter_files: Sequence[Path], out_path: Path, settings: RenderSe
         with _open_writer(tmp, sample_rate, settings, title=ALBUM_TITLE,
                           comment="chapters: " + ", ".join(p.name for p in chapter_files)) as out:
             for k, path in enumerate(chapter_files):
-                blocks = [gap] if k else []
                 with sf.SoundFile(path) as f:
-                    for block in [*blocks, *f.blocks(blocksize=READ_BLOCK, dtype=dtype, always_2d=True)]:
+                    # the gap before every chapter but the first, then the chapter, streamed
+                    blocks = f.blocks(blocksize=READ_BLOCK, dtype=dtype, always_2d=True)
+                    for block in itertools.chain([gap] if k else [], blocks):
                         out.write(block)
                         if meter is not None:
                             meter.add(block)

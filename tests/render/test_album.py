@@ -41,3 +41,32 @@ def test_album_joins_chapters_at_one_target(tmp_path):
 def test_no_chapters_is_bad_input(tmp_path):
     with pytest.raises(ParameterError, match="no chapter scores"):
         chapter_scores(tmp_path)
+
+
+def test_join_streams_the_chapters(tmp_path):
+    # memory must not grow with chapter length: the join (and its manifest meter) holds a
+    # few 65536-frame blocks, never a whole chapter (each is 23 MB as int32 samples here)
+    import tracemalloc
+
+    from symphony.album import join_album
+
+    rng = np.random.default_rng(5)
+    paths, short = [], []
+    for k in range(2):
+        p = tmp_path / f"0{k + 1}-c.wav"
+        sf.write(p, 0.1 * rng.standard_normal((60 * 48000, 2)), 48000, subtype="PCM_24")
+        paths.append(p)
+        short.append(tmp_path / f"0{k + 1}-short.wav")
+        sf.write(short[-1], 0.1 * rng.standard_normal((48000, 2)), 48000, subtype="PCM_24")
+    join_album(short, tmp_path / "warm.wav", RenderSettings(bits=24))  # imports, numba cache loads
+    tracemalloc.start()
+    try:
+        seconds = join_album(paths, tmp_path / "album.wav", RenderSettings(bits=24))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seconds == pytest.approx(123.0)
+    assert peak < 8 * 2 ** 20, f"join peaked at {peak / 2 ** 20:.1f} MB"
+    joined, _ = sf.read(tmp_path / "album.wav", dtype="int32")
+    first, _ = sf.read(paths[0], dtype="int32")
+    np.testing.assert_array_equal(joined[:first.shape[0]], first)  # still the exact samples
