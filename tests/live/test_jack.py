@@ -51,6 +51,27 @@ def _check_identity(m, underruns: int, xruns: int) -> None:
         assert m.matched >= 0.8 * m.total, f"only {m.matched} of {m.total} blocks captured intact"
 
 
+
+def check_played_offline_render(path, record, captured: np.ndarray, xruns: int, xrun_frames: list[int],
+                                err: str, label: str) -> tuple[np.ndarray, object]:
+    """A performance of ``path`` from bar 2: ``--record`` holds exactly the offline render, the
+    capture is that render block for block (losses only where JACK or the player said so),
+    then its last partial block, then silence. Returns the offline render and the match."""
+    ref = offline(load(path), 2, SAMPLE_RATE)
+    # --record wrote exactly what the renderer handed to the audio thread
+    recorded, rate = sf.read(record, dtype="float32", always_2d=True)
+    assert rate == SAMPLE_RATE
+    np.testing.assert_array_equal(recorded.T, ref)
+    m = match_blocks(captured, ref)
+    print(f"{label}: {m.matched}/{m.total} blocks identical to the offline render, "
+          f"{len(m.jumps)} jumps, {m.underrun_gaps} gaps, {xruns} JACK xruns at {xrun_frames[:20]}")
+    _check_identity(m, _underruns(err), xruns)
+    rest = ref.shape[1] % 256
+    if xruns == 0:
+        np.testing.assert_array_equal(captured[:, m.end:m.end + rest], ref[:, ref.shape[1] - rest:])
+    assert not captured[:, m.end + rest + 256 * len(m.jumps):].any()
+    return ref, m
+
 def unexplained_clicks(captured: np.ndarray, ref: np.ndarray, m, xrun_frames: list[int],
                        block: int = 256) -> list[int]:
     """Clicks in the played part of a capture that neither the offline render has at the same
@@ -91,20 +112,8 @@ def test_played_audio_equals_the_offline_render(jack_server, capture, tmp_path):
     captured, xruns = cap.stop()
     assert player.returncode == 0, err
     assert "Traceback" not in err
-    ref = offline(load(path), 2, SAMPLE_RATE)
-    # --record wrote exactly what the renderer handed to the audio thread
-    recorded, rate = sf.read(record, dtype="float32", always_2d=True)
-    assert rate == SAMPLE_RATE
-    np.testing.assert_array_equal(recorded.T, ref)
-    m = match_blocks(captured, ref)
-    print(f"capture: {m.matched}/{m.total} blocks identical to the offline render, "
-          f"{len(m.jumps)} jumps, {m.underrun_gaps} gaps, {xruns} JACK xruns")
-    _check_identity(m, _underruns(err), xruns)
-    # the last (partial) block, then silence; and no click that the offline render lacks
-    rest = ref.shape[1] % 256
-    if xruns == 0:
-        np.testing.assert_array_equal(captured[:, m.end:m.end + rest], ref[:, ref.shape[1] - rest:])
-    assert not captured[:, m.end + rest + 256 * len(m.jumps):].any()
+    ref, m = check_played_offline_render(path, record, captured, xruns, cap.xrun_frames, err, "capture")
+    # no click that the offline render lacks
     if xruns == 0 and m.underrun_gaps == 0:
         played = captured[:, m.offset:m.offset + ref.shape[1]]
         np.testing.assert_array_equal(played, ref)

@@ -17,17 +17,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
-import soundfile as sf
 
-from symphony.catalog import load
 from symphony.live.engine import NoAudioDeviceError
 from symphony.live.output import _portaudio_device
 from tests.conftest import REPO, SMALL_SCORE, write_score
-from tests.live.conftest import PAD_SCORE, SAMPLE_RATE, match_blocks, symphony_play
-from tests.live.test_engine import offline
-from tests.live.test_jack import _check_identity, _underruns, unexplained_clicks
+from tests.live.conftest import PAD_SCORE, SAMPLE_RATE, symphony_play
+from tests.live.test_jack import check_played_offline_render, unexplained_clicks
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +60,9 @@ def test_portaudio_plays_the_offline_render_through_jack(system_portaudio, jack_
     assert f"at {SAMPLE_RATE} Hz, 256-frame blocks (portaudio)" in err
     assert "symphony" in seen, f"no 'symphony' JACK client while playing: {sorted(seen)}"
     assert "symphony" not in _jack_clients(jack_server), "PortAudio's JACK client is still there"
-    ref = offline(load(path), 2, SAMPLE_RATE)
-    recorded, rate = sf.read(record, dtype="float32", always_2d=True)
-    assert rate == SAMPLE_RATE
-    np.testing.assert_array_equal(recorded.T, ref)
-    m = match_blocks(captured, ref)
-    print(f"PortAudio capture: {m.matched}/{m.total} blocks identical to the offline render, "
-          f"{len(m.jumps)} jumps, {m.underrun_gaps} gaps, {xruns} JACK xruns at {cap.xrun_frames[:20]}")
-    _check_identity(m, _underruns(err), xruns)
+    ref, m = check_played_offline_render(path, record, captured, xruns, cap.xrun_frames, err,
+                                         "PortAudio capture")
     assert m.offset % 256 == 0, "PortAudio's blocks are not JACK's periods"
-    rest = ref.shape[1] % 256
-    if xruns == 0:
-        np.testing.assert_array_equal(captured[:, m.end:m.end + rest], ref[:, ref.shape[1] - rest:])
-    assert not captured[:, m.end + rest + 256 * len(m.jumps):].any()
     assert not unexplained_clicks(captured, ref, m, cap.xrun_frames)
 
 
