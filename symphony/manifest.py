@@ -115,6 +115,38 @@ def score_inputs(score) -> list[dict[str, Any]]:
     return items
 
 
+class DecodedAudioMeter:
+    """Loudness meter and sha256 of decoded samples, fed ``(2, n)`` float64 blocks in file order.
+
+    The one measurement behind :func:`measure_audio` (reading a file) and
+    ``symphony.render._OutputMeter`` (metering a file while it is written): fed the same
+    blocks, both give the same figures to the last digit.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        from symphony.dsp.loudness import LoudnessMeter
+
+        self.sample_rate = int(sample_rate)
+        self.meter = LoudnessMeter(self.sample_rate, channels=2)
+        self._sha = hashlib.sha256()
+        self.n_frames = 0
+
+    def add(self, x: np.ndarray) -> None:
+        """Meter a C-contiguous ``(2, n)`` block and hash it as interleaved little-endian float64."""
+        self.meter.process(x)
+        self._sha.update(np.ascontiguousarray(x.T, dtype="<f8"))
+        self.n_frames += x.shape[1]
+
+    def figures(self) -> dict[str, Any]:
+        """:func:`measure_audio`'s dict for what was added (flushes the true-peak filter)."""
+        m = self.meter
+        m.flush_true_peak()
+        return {"sample_rate": self.sample_rate, "n_frames": int(self.n_frames),
+                "duration_seconds": self.n_frames / self.sample_rate, "peak_dbfs": m.sample_peak_dbfs(),
+                "true_peak_dbtp": m.true_peak_dbtp(), "integrated_lufs": m.integrated_lufs(),
+                "loudness_range_lu": m.loudness_range_lu(), "samples_sha256": self._sha.hexdigest()}
+
+
 def measure_audio(path: str | os.PathLike) -> dict[str, Any]:
     """Duration, sample peak, true peak, integrated loudness and loudness range of a file.
 
@@ -124,20 +156,16 @@ def measure_audio(path: str | os.PathLike) -> dict[str, Any]:
     float64, exact for 16/24-bit PCM and 32-bit float), which unlike the file's sha256 does
     not change with the metadata (the file's comment names the score's hash).
     """
-    from symphony.dsp.loudness import LoudnessMeter
     from symphony.measure import audio_info, stereo_blocks
 
     info = audio_info(path)
-    meter = LoudnessMeter(info.samplerate, channels=2)
-    samples = hashlib.sha256()
+    meter = DecodedAudioMeter(info.samplerate)
     for x in stereo_blocks(path):
-        meter.process(x)
-        samples.update(np.ascontiguousarray(x.T, dtype="<f8").tobytes())
-    meter.flush_true_peak()
-    return {"sample_rate": int(info.samplerate), "n_frames": int(info.frames),
-            "duration_seconds": info.frames / info.samplerate, "peak_dbfs": meter.sample_peak_dbfs(),
-            "true_peak_dbtp": meter.true_peak_dbtp(), "integrated_lufs": meter.integrated_lufs(),
-            "loudness_range_lu": meter.loudness_range_lu(), "samples_sha256": samples.hexdigest()}
+        meter.add(x)
+    figures = meter.figures()
+    figures["n_frames"] = int(info.frames)  # as the header says (equal to the frames read)
+    figures["duration_seconds"] = info.frames / info.samplerate
+    return figures
 
 
 def _now_utc() -> str:

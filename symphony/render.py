@@ -240,21 +240,20 @@ class _OutputMeter:
 
     ``add(q)`` takes what :class:`_Quantizer` hands to soundfile; the decoded values are
     those libsndfile returns as float64 (16 bit: ``q / 2**15``; 24 bit, carried as
-    ``q << 8`` in int32: ``q / 2**31``; 32 bit: the float32 values), and they reach the
-    meter in blocks of ``READ_BLOCK`` frames from the file's start, as
-    :func:`symphony.measure.stereo_blocks` reads them. So :meth:`measured` equals
-    :func:`symphony.manifest.measure_audio` of the file to the last digit
+    ``q << 8`` in int32: ``q / 2**31``; 32 bit: the float32 values), and they reach
+    :class:`symphony.manifest.DecodedAudioMeter` in blocks of ``READ_BLOCK`` frames from the
+    file's start, as :func:`symphony.measure.stereo_blocks` reads them. So :meth:`measured`
+    equals :func:`symphony.manifest.measure_audio` of the file to the last digit
     (tests/render/test_output_meter.py checks it for every depth and format).
     """
 
     def __init__(self, sample_rate: int, bits: int) -> None:
-        self.sample_rate = sample_rate
-        self.meter = LoudnessMeter(sample_rate, channels=2)
-        self._sha = hashlib.sha256()
+        from symphony.manifest import DecodedAudioMeter
+
+        self._decoded = DecodedAudioMeter(sample_rate)
         self._scale = {16: 2.0 ** -15, 24: 2.0 ** -31, 32: None}[bits]
         self._buf = np.empty((2, READ_BLOCK))
         self._fill = 0
-        self.n_frames = 0
 
     def add(self, q: np.ndarray) -> None:
         """Add ``(n, 2)`` frames as written."""
@@ -271,24 +270,17 @@ class _OutputMeter:
             pos += take
             if self._fill == READ_BLOCK:
                 self._flush()
-        self.n_frames += n
 
     def _flush(self) -> None:
         if self._fill:
             x = self._buf if self._fill == READ_BLOCK else np.ascontiguousarray(self._buf[:, :self._fill])
-            self.meter.process(x)
-            self._sha.update(np.ascontiguousarray(x.T, dtype="<f8"))
+            self._decoded.add(x)
             self._fill = 0
 
     def measured(self) -> dict:
         """The file's figures, in the form of :func:`symphony.manifest.measure_audio`."""
         self._flush()
-        m = self.meter
-        m.flush_true_peak()
-        return {"sample_rate": int(self.sample_rate), "n_frames": int(self.n_frames),
-                "duration_seconds": self.n_frames / self.sample_rate, "peak_dbfs": m.sample_peak_dbfs(),
-                "true_peak_dbtp": m.true_peak_dbtp(), "integrated_lufs": m.integrated_lufs(),
-                "loudness_range_lu": m.loudness_range_lu(), "samples_sha256": self._sha.hexdigest()}
+        return self._decoded.figures()
 
 
 class _AtomicFiles:
